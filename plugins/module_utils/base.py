@@ -1,0 +1,132 @@
+# Copyright: m365ops.remediation contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The module base class: shared options, lazily built clients, errors turned into fail_json."""
+
+from __future__ import annotations
+
+import typing as t
+
+from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+
+from ansible_collections.m365ops.remediation.plugins.module_utils.errors import M365Error
+from ansible_collections.m365ops.remediation.plugins.module_utils import transport as transport_mod
+from ansible_collections.m365ops.remediation.plugins.module_utils import auth as auth_mod
+from ansible_collections.m365ops.remediation.plugins.module_utils.graph import GraphClient
+from ansible_collections.m365ops.remediation.plugins.module_utils.exchange import ExchangeClient
+
+
+def auth_argument_spec() -> dict[str, dict[str, t.Any]]:
+    """The connection options every module takes (documented in doc_fragments/auth.py)."""
+    return dict(
+        tenant_id=dict(type='str', fallback=(env_fallback, ['AZURE_TENANT_ID'])),
+        client_id=dict(type='str', fallback=(env_fallback, ['AZURE_CLIENT_ID'])),
+        client_secret=dict(type='str', no_log=True, fallback=(env_fallback, ['AZURE_CLIENT_SECRET'])),
+        client_certificate_path=dict(type='path', fallback=(env_fallback, ['AZURE_CLIENT_CERTIFICATE_PATH'])),
+        client_certificate_password=dict(type='str', no_log=True, fallback=(env_fallback, ['AZURE_CLIENT_CERTIFICATE_PASSWORD'])),
+        federated_token_file=dict(type='path', fallback=(env_fallback, ['AZURE_FEDERATED_TOKEN_FILE'])),
+        federated_token=dict(type='str', no_log=True),
+        access_token=dict(type='str', no_log=True),
+        authority_host=dict(type='str', default='https://login.microsoftonline.com', fallback=(env_fallback, ['AZURE_AUTHORITY_HOST'])),
+        graph_endpoint=dict(type='str', default='https://graph.microsoft.com', fallback=(env_fallback, ['M365_GRAPH_ENDPOINT'])),
+        exchange_endpoint=dict(type='str', default='https://outlook.office365.com', fallback=(env_fallback, ['M365_EXCHANGE_ENDPOINT'])),
+        ca_bundle=dict(type='path', fallback=(env_fallback, ['M365_CA_BUNDLE'])),
+        request_timeout=dict(type='float', default=60.0),
+        max_retries=dict(type='int', default=5),
+        max_retry_wait=dict(type='float', default=120.0),
+    )
+
+
+class M365Module:
+    """An AnsibleModule with the collection's connection options and clients.
+
+    Nothing talks to a service until a client property is first used, so argument validation and
+    check-mode decisions happen before any request.
+    """
+
+    def __init__(self, argument_spec: dict[str, t.Any], **kwargs: t.Any) -> None:
+        spec = auth_argument_spec()
+        spec.update(argument_spec)
+        kwargs.setdefault('supports_check_mode', True)
+        self.module = AnsibleModule(argument_spec=spec, **kwargs)
+        self.params = self.module.params
+        self._transport: t.Any = None
+        self._credential: t.Any = None
+        self._graph: GraphClient | None = None
+        self._exchange: ExchangeClient | None = None
+
+    @property
+    def check_mode(self) -> bool:
+        """True when the task runs in check mode: no write request may be sent."""
+        return bool(self.module.check_mode)
+
+    @property
+    def diff_mode(self) -> bool:
+        """True when the task asked for a diff."""
+        return bool(self.module._diff)  # pylint: disable=protected-access
+
+    def protect(self, *values: str | None) -> None:
+        """Register values that must never reach output (generated passwords, tokens)."""
+        for value in values:
+            if value:
+                self.module.no_log_values.add(value)
+
+    def _require_libraries(self) -> None:
+        if not transport_mod.HAS_REQUESTS:
+            self.module.fail_json(msg=missing_required_lib('requests'), exception=transport_mod.REQUESTS_IMPORT_ERROR)
+        if not auth_mod.HAS_MSAL:
+            self.module.fail_json(msg=missing_required_lib('msal'), exception=auth_mod.MSAL_IMPORT_ERROR)
+
+    @property
+    def transport(self) -> t.Any:
+        """The HTTP transport shared by every client of this module run."""
+        if self._transport is None:
+            self._require_libraries()
+            retry = transport_mod.RetryPolicy(
+                max_attempts=max(1, self.params['max_retries'] + 1),
+                max_total_wait=max(0.0, self.params['max_retry_wait']),
+            )
+            self._transport = transport_mod.Transport(
+                verify=self.params['ca_bundle'] or True,
+                timeout=self.params['request_timeout'],
+                retry=retry,
+            )
+        return self._transport
+
+    @property
+    def credential(self) -> t.Any:
+        """The credential chosen from the options, validated before its first use."""
+        if self._credential is None:
+            credential = auth_mod.credential_from_options(self.params, self.transport)
+            credential.validate()
+            self._credential = credential
+        return self._credential
+
+    @property
+    def graph(self) -> GraphClient:
+        """Microsoft Graph client."""
+        if self._graph is None:
+            self._graph = GraphClient(self.transport, self.credential, self.params['graph_endpoint'])
+        return self._graph
+
+    @property
+    def exchange(self) -> ExchangeClient:
+        """Exchange Online admin client for the module's tenant."""
+        if self._exchange is None:
+            self._exchange = ExchangeClient(self.transport, self.credential, self.params['tenant_id'], self.params['exchange_endpoint'])
+        return self._exchange
+
+    def fail_from_error(self, error: M365Error, **result: t.Any) -> t.NoReturn:
+        """Fail the task with every field of the service error."""
+        self.module.fail_json(msg=str(error), error=error.to_dict(), **result)
+
+    def run(self, work: t.Callable[[], dict[str, t.Any]]) -> None:
+        """Run the module's work and exit with its result, turning a service error into a clear failure."""
+        try:
+            result = work()
+        except M365Error as error:
+            self.fail_from_error(error)
+        if result.get('failed'):
+            result.pop('failed')
+            self.module.fail_json(**result)
+        self.module.exit_json(**result)

@@ -1,0 +1,382 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) m365ops.remediation contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""HTTPS transport shared by the token, Graph and Exchange clients: one session, one retry rule.
+
+Retry rule
+----------
+A request is retried when the answer is one of ``RetryPolicy.retry_statuses`` (429, 503, 504) or
+when the connection failed, waiting for ``Retry-After`` (seconds or an HTTP date, clamped to
+``retry_after_max``) or else for an exponential backoff with full jitter; at most ``max_attempts``
+attempts and ``max_total_wait`` seconds of sleeping per call.
+
+A non-idempotent request (POST and PATCH unless the caller says otherwise) is retried only when the
+service certainly did not apply it:
+
+* 429 and 503: the service refused the request before doing anything;
+* a connection that could not be opened (refused, DNS failure, connect timeout): nothing was sent.
+
+It is never retried after a 504 (the gateway gave up, the back end may have finished), after a read
+timeout or a connection dropped after the request was sent (the outcome is unknown), nor after any
+other 4xx or 5xx. Those answers go back to the caller, who reports them.
+
+Certificate verification
+------------------------
+``verify`` is passed explicitly on every call. requests replaces a ``verify`` of ``True``/``None``
+with ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` from the environment (see
+``requests.Session.merge_environment_settings``) but keeps an explicit CA path or ``False``; a session
+attribute, on the other hand, loses to the environment. So an explicit ``ca_bundle`` always wins, while
+``verify=True`` keeps requests' usual default trust (which honours those variables, as corporate hosts
+with TLS inspection expect). ``trust_env`` stays on so that proxy variables keep working.
+"""
+
+from __future__ import annotations
+
+import datetime
+import email.utils
+import math
+import random
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from ansible_collections.m365ops.remediation.plugins.module_utils.errors import M365Error
+
+try:
+    import requests
+    import requests.adapters
+    import requests.exceptions
+    import urllib3.exceptions
+except ImportError:
+    requests = None
+    HAS_REQUESTS = False
+    REQUESTS_IMPORT_ERROR: str | None = traceback.format_exc()
+else:
+    HAS_REQUESTS = True
+    REQUESTS_IMPORT_ERROR = None
+
+
+IDEMPOTENT_METHODS = frozenset(("GET", "HEAD", "PUT", "DELETE", "OPTIONS"))
+# Statuses with which a service says it refused the request without acting on it.
+REFUSED_STATUSES = frozenset((429, 503))
+
+
+@dataclass
+class RetryPolicy:
+    """Tunable retry limits; all times in seconds."""
+
+    max_attempts: int = 6
+    max_total_wait: float = 120.0
+    backoff_base: float = 0.5
+    backoff_max: float = 30.0
+    retry_after_max: float = 60.0
+    retry_statuses: tuple[int, ...] = (429, 503, 504)
+
+    def delay(self, attempt: int, retry_after: str | None, rng: Any, now: float | None = None) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based): Retry-After if usable, else backoff."""
+        seconds = parse_retry_after(retry_after, now)
+        if seconds is None:
+            return backoff_delay(attempt, self, rng)
+        return min(seconds, max(0.0, self.retry_after_max))
+
+
+def parse_retry_after(value: Any, now: float | None = None) -> float | None:
+    """Parse a ``Retry-After`` value: seconds (int or float) or an HTTP date. ``None`` when unusable.
+
+    A date in the past gives 0. Negative, non-finite and malformed values give ``None``. Never raises.
+    """
+    try:
+        if value is None:
+            return None
+        if isinstance(value, bytes):
+            value = value.decode("latin-1")
+        text = str(value).strip()
+        if not text:
+            return None
+        try:
+            seconds = float(text)
+        except ValueError:
+            seconds = None
+        if seconds is not None:
+            if not math.isfinite(seconds) or seconds < 0:
+                return None
+            return seconds
+        when = email.utils.parsedate_to_datetime(text)
+        if when is None:
+            return None
+        if when.tzinfo is None:
+            # RFC 7231 dates are GMT; parsedate_to_datetime leaves "-0000" naive.
+            when = when.replace(tzinfo=datetime.timezone.utc)
+        reference = time.time() if now is None else float(now)
+        delta = when.timestamp() - reference
+        if not math.isfinite(delta):
+            return None
+        return max(0.0, delta)
+    except Exception:  # pylint: disable=broad-exception-caught
+        # A header is untrusted input: whatever it holds, fall back to backoff.
+        return None
+
+
+def backoff_delay(attempt: int, policy: RetryPolicy, rng: Any = None) -> float:
+    """Exponential backoff with full jitter: uniform in [0, min(backoff_max, backoff_base * 2**(attempt-1))]."""
+    rng = rng if rng is not None else random
+    exponent = min(max(int(attempt) - 1, 0), 62)
+    cap = min(max(policy.backoff_max, 0.0), max(policy.backoff_base, 0.0) * (2 ** exponent))
+    return rng.random() * cap
+
+
+class TransportStats:
+    """Thread-safe counters; read them with :meth:`as_dict` or as attributes/items."""
+
+    _FIELDS = ("requests", "retries", "throttled", "sleeps", "sleep_seconds")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.requests = 0
+        self.retries = 0
+        self.throttled = 0
+        self.sleeps = 0
+        self.sleep_seconds = 0.0
+        self.by_service: dict[str, int] = {}
+
+    def add(self, field: str, amount: float = 1, service: str | None = None) -> None:
+        """Add ``amount`` to a counter (and to the per-service request count for ``requests``)."""
+        with self._lock:
+            setattr(self, field, getattr(self, field) + amount)
+            if field == "requests" and service:
+                self.by_service[service] = self.by_service.get(service, 0) + 1
+
+    def as_dict(self) -> dict[str, Any]:
+        """A consistent snapshot of all counters."""
+        with self._lock:
+            result: dict[str, Any] = {name: getattr(self, name) for name in self._FIELDS}
+            result["by_service"] = dict(self.by_service)
+            return result
+
+    def __getitem__(self, name: str) -> Any:
+        return self.as_dict()[name]
+
+
+def _causes(exc: BaseException, depth: int = 8):
+    """The exception and what it wraps (requests wraps urllib3's exceptions in args and ``reason``)."""
+    seen: set[int] = set()
+    stack: list[Any] = [exc]
+    while stack and depth > 0:
+        item = stack.pop()
+        if not isinstance(item, BaseException) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        depth -= 1
+        yield item
+        stack.extend(a for a in getattr(item, "args", ()) if isinstance(a, BaseException))
+        for attr in ("reason", "__cause__", "__context__"):
+            stack.append(getattr(item, attr, None))
+
+
+def request_not_sent(exc: BaseException) -> bool:
+    """True when a transport failure certainly happened before any byte of the request reached the server.
+
+    Connect timeouts, refused connections and DNS failures (urllib3 ``NewConnectionError`` and
+    ``ConnectTimeoutError``) qualify. Read timeouts, resets and ``RemoteDisconnected`` after sending do not:
+    the server may have acted on the request.
+    """
+    if not HAS_REQUESTS:
+        return False
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return False
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    for cause in _causes(exc):
+        if isinstance(cause, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError)):
+            return True
+    return False
+
+
+def _describe(exc: BaseException) -> str:
+    """A short description of a transport failure: the innermost useful reason, one line."""
+    text = str(exc)
+    for cause in _causes(exc):
+        if isinstance(cause, OSError) and not isinstance(cause, (requests.exceptions.RequestException,)):
+            text = f"{text} ({cause})" if str(cause) not in text else text
+            break
+    return " ".join(text.split())[:500]
+
+
+class Transport:
+    """One requests session with a retry rule, shared by every client (and by worker threads)."""
+
+    def __init__(
+        self,
+        *,
+        verify: bool | str = True,
+        timeout: float = 60.0,
+        retry: RetryPolicy | None = None,
+        pool_size: int = 16,
+        user_agent: str = "m365ops.remediation/0.1.0",
+        sleep: Callable[[float], Any] = time.sleep,
+        rng: Any = None,
+    ) -> None:
+        if not HAS_REQUESTS:
+            raise M365Error(
+                "The Python library 'requests' is required on the controller: pip install requests msal",
+                service="transport", code="missing_library", details=REQUESTS_IMPORT_ERROR,
+            )
+        self.verify = verify
+        self.timeout = timeout
+        self.retry = retry if retry is not None else RetryPolicy()
+        self.sleep = sleep
+        self.rng = rng if rng is not None else random.Random()
+        self.stats = TransportStats()
+        self.session = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size)
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
+        self.session.headers["User-Agent"] = user_agent
+        # Kept so that the adapter-level verify is right too; per-call verify is what actually wins.
+        self.session.verify = verify
+
+    def close(self) -> None:
+        """Close pooled connections."""
+        self.session.close()
+
+    def __enter__(self) -> "Transport":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def wait(self, seconds: float) -> None:
+        """Sleep (through the injected ``sleep``) and count it."""
+        if seconds <= 0:
+            return
+        self.stats.add("sleeps")
+        self.stats.add("sleep_seconds", seconds)
+        self.sleep(seconds)
+
+    def send(self, method: str, url: str, **kwargs: Any):
+        """One attempt, no retry: verify and timeout are always explicit."""
+        kwargs["verify"] = self.verify
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.timeout
+        return self.session.request(method, url, **kwargs)
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        service: str,
+        headers: dict[str, str] | None = None,
+        params: Any = None,
+        json: Any = None,
+        data: Any = None,
+        idempotent: bool | None = None,
+        timeout: float | None = None,
+    ):
+        """Send a request with the retry rule (see the module docstring); return the final response.
+
+        Error statuses are returned, not raised: decoding them is the service client's job. Transport
+        failures that cannot be retried (or no longer) raise :class:`M365Error` with ``service``.
+        """
+        method = method.upper()
+        if idempotent is None:
+            idempotent = method in IDEMPOTENT_METHODS
+        policy = self.retry
+        waited = 0.0
+        attempt = 0
+        while True:
+            attempt += 1
+            self.stats.add("requests", service=service)
+            try:
+                response = self.send(
+                    method, url, headers=headers, params=params, json=json, data=data,
+                    timeout=timeout, allow_redirects=False,
+                )
+            except requests.exceptions.SSLError as exc:
+                raise M365Error(
+                    f"TLS error talking to {_host(url)}: {_describe(exc)}. Check ca_bundle / validate_certs.",
+                    service=service, code="tls_error",
+                ) from None
+            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
+                    requests.exceptions.ChunkedEncodingError) as exc:
+                not_sent = request_not_sent(exc)
+                if (idempotent or not_sent) and attempt < policy.max_attempts:
+                    delay = backoff_delay(attempt, policy, self.rng)
+                    if waited + delay <= policy.max_total_wait:
+                        waited += delay
+                        self.stats.add("retries")
+                        self.wait(delay)
+                        continue
+                if not_sent or idempotent:
+                    message = f"{method} {_host(url)} failed after {attempt} attempt(s): {_describe(exc)}"
+                else:
+                    message = (f"{method} {_host(url)} failed after the request was sent, so it may or may not "
+                               f"have been applied; not retried: {_describe(exc)}")
+                code = "timeout" if isinstance(exc, requests.exceptions.Timeout) else "connection_error"
+                raise M365Error(message, service=service, code=code, transient=True) from None
+            except requests.exceptions.RequestException as exc:
+                raise M365Error(f"{method} {_host(url)}: {_describe(exc)}", service=service, code="request_error") from None
+
+            status = response.status_code
+            if status == 429:
+                self.stats.add("throttled")
+            if status in policy.retry_statuses and (idempotent or status in REFUSED_STATUSES) \
+                    and attempt < policy.max_attempts:
+                delay = policy.delay(attempt, response.headers.get("Retry-After"), self.rng)
+                if waited + delay <= policy.max_total_wait:
+                    waited += delay
+                    self.stats.add("retries")
+                    response.close()
+                    self.wait(delay)
+                    continue
+            return response
+
+    def msal_http_client(self) -> "MsalHttpClient":
+        """An ``http_client`` for msal that uses this session and passes ``verify`` on every call."""
+        return MsalHttpClient(self)
+
+
+def _host(url: str) -> str:
+    """Scheme, host and path of a URL without its query (which may carry ids but never secrets here)."""
+    return url.split("?", 1)[0]
+
+
+class MsalHttpClient:
+    """The ``http_client`` interface msal expects: ``get``, ``post``, ``close``.
+
+    msal replays throttled token responses itself, so there is no retry layer here. Transport failures
+    become :class:`M365Error` (service ``auth``) so that they never carry a request body (the secret).
+    """
+
+    def __init__(self, transport: Transport) -> None:
+        self._transport = transport
+
+    def _call(self, method: str, url: str, **kwargs: Any):
+        kwargs.pop("verify", None)
+        kwargs.pop("proxies", None)
+        self._transport.stats.add("requests", service="auth")
+        try:
+            return self._transport.send(method, url, **kwargs)
+        except requests.exceptions.SSLError as exc:
+            raise M365Error(
+                f"TLS error talking to {_host(url)}: {_describe(exc)}. Check ca_bundle / validate_certs.",
+                service="auth", code="tls_error",
+            ) from None
+        except requests.exceptions.RequestException as exc:
+            raise M365Error(
+                f"{method} {_host(url)} failed: {_describe(exc)}", service="auth", code="connection_error", transient=True,
+            ) from None
+
+    def get(self, url: str, params: Any = None, headers: dict | None = None, **kwargs: Any):
+        """GET for msal (discovery)."""
+        return self._call("GET", url, params=params, headers=headers, **kwargs)
+
+    def post(self, url: str, params: Any = None, data: Any = None, headers: dict | None = None, **kwargs: Any):
+        """POST for msal (token requests)."""
+        return self._call("POST", url, params=params, data=data, headers=headers, **kwargs)
+
+    def close(self) -> None:
+        """The session belongs to the Transport: nothing to close here."""

@@ -16,8 +16,16 @@ for stage in "${stages[@]}"; do
     echo "=== $stage" >&2
     case "$stage" in
         sanity)
-            (cd .tmp/collections/ansible_collections/m365ops/remediation && \
-                ansible-test sanity --python 3.11 --local --color no)
+            # ansible-test must run inside an ansible_collections/<namespace>/<name> directory (it
+            # resolves links), so it gets a copy of the files git tracks or would track.
+            tree=.tmp/sanity/ansible_collections/m365ops/remediation
+            rm -rf "$tree" && mkdir -p "$tree"
+            git ls-files -z --cached --others --exclude-standard | \
+                (while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done) | \
+                xargs -0 cp --parents -t "$tree"
+            # ansible-test lists files with git; the copy gets a repository of its own.
+            git -C "$tree" init -q && git -C "$tree" add -A
+            (cd "$tree" && ansible-test sanity --python 3.11 --local --color no)
             antsibull-changelog lint
             ;;
         units)

@@ -1,0 +1,648 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) m365ops.remediation contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Credentials: one class per authentication method, all producing app-only tokens through msal.
+
+Every credential has ``validate()`` (checks the inputs, no request) and ``get_token(resource)``, plus
+``refresh(resource, rejected)`` which the service clients call once when a service answers 401 to a
+token msal still considers valid (for instance revoked or expired early).
+
+msal applications are cached per process, keyed by (authority, tenant, client id, a hash of the
+credential, the transport's ``verify``): Graph and Exchange clients of one module run, or several
+clients built in one process, share one application and therefore one token cache.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import hashlib
+import json
+import os
+import re
+import threading
+import time
+import traceback
+from typing import Any, NoReturn
+from urllib.parse import urlsplit
+
+from ansible_collections.m365ops.remediation.plugins.module_utils.errors import M365Error, redact
+
+try:
+    import msal
+except ImportError:
+    msal = None
+    HAS_MSAL = False
+    MSAL_IMPORT_ERROR: str | None = traceback.format_exc()
+else:
+    HAS_MSAL = True
+    MSAL_IMPORT_ERROR = None
+
+try:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.serialization import pkcs12
+except ImportError:
+    x509 = None
+    HAS_CRYPTOGRAPHY = False
+    CRYPTOGRAPHY_IMPORT_ERROR: str | None = traceback.format_exc()
+else:
+    HAS_CRYPTOGRAPHY = True
+    CRYPTOGRAPHY_IMPORT_ERROR = None
+
+
+GRAPH_RESOURCE = "https://graph.microsoft.com"
+EXCHANGE_RESOURCE = "https://outlook.office365.com"
+DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com"
+
+# Service endpoint host -> the resource id its tokens are issued for (national clouds).
+# Any other host (a test double, a proxy) takes the public cloud's resource id.
+RESOURCE_BY_HOST = {
+    "graph.microsoft.com": "https://graph.microsoft.com",
+    "graph.microsoft.us": "https://graph.microsoft.us",
+    "dod-graph.microsoft.us": "https://dod-graph.microsoft.us",
+    "microsoftgraph.chinacloudapi.cn": "https://microsoftgraph.chinacloudapi.cn",
+    "outlook.office365.com": "https://outlook.office365.com",
+    "outlook.office365.us": "https://outlook.office365.us",
+    "webmail.apps.mil": "https://webmail.apps.mil",
+    "partner.outlook.cn": "https://partner.outlook.cn",
+}
+
+# Authority hosts msal knows; for any other host instance discovery must be off, or msal would ask
+# login.microsoftonline.com about it.
+MICROSOFT_AUTHORITY_HOSTS = frozenset((
+    "login.microsoftonline.com",
+    "login.microsoftonline.us",
+    "login.chinacloudapi.cn",
+    "login.partner.microsoftonline.cn",
+))
+
+CREDENTIAL_OPTIONS_HELP = (
+    "client_secret (env AZURE_CLIENT_SECRET), client_certificate_path (env AZURE_CLIENT_CERTIFICATE_PATH, "
+    "with client_certificate_password / AZURE_CLIENT_CERTIFICATE_PASSWORD if the key is encrypted), "
+    "federated_token_file (env AZURE_FEDERATED_TOKEN_FILE) or federated_token, or access_token"
+)
+
+_TENANT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,253}$")
+_AADSTS_RE = re.compile(r"AADSTS\d+:[^\"\\\r\n]*")
+_TRANSIENT_AUTH_ERRORS = frozenset(("temporarily_unavailable", "server_error"))
+
+
+def _config_error(message: str) -> M365Error:
+    return M365Error(message, service="auth", code="invalid_configuration")
+
+
+def resource_for(endpoint: str | None, default: str) -> str:
+    """The token resource for a service endpoint: a national cloud's own id, else ``default``."""
+    try:
+        host = (urlsplit(endpoint or "").hostname or "").lower()
+    except ValueError:
+        return default
+    return RESOURCE_BY_HOST.get(host, default)
+
+
+def normalize_authority_host(authority_host: str | None) -> str:
+    """``https://host[:port]`` from an authority host option (a bare host name gets ``https://``)."""
+    text = (authority_host or DEFAULT_AUTHORITY_HOST).strip()
+    if "://" not in text:
+        text = "https://" + text
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname
+        port = parts.port
+    except ValueError as exc:
+        raise _config_error(f"authority_host {authority_host!r} is not a valid URL: {exc}") from None
+    if parts.scheme.lower() != "https":
+        raise _config_error(f"authority_host must be an https URL, got {authority_host!r}")
+    if not host:
+        raise _config_error(f"authority_host {authority_host!r} has no host name")
+    if parts.path.strip("/") or parts.query or parts.fragment or parts.username or parts.password:
+        raise _config_error(
+            f"authority_host must be a host only (e.g. https://login.microsoftonline.com), got {authority_host!r}")
+    netloc = f"[{host}]" if ":" in host else host
+    if port:
+        netloc = f"{netloc}:{port}"
+    return f"https://{netloc.lower()}"
+
+
+def authority_url(authority_host: str | None, tenant_id: str | None) -> str:
+    """The msal authority ``https://host/tenant``, after validating both parts."""
+    host = normalize_authority_host(authority_host)
+    tenant = (tenant_id or "").strip()
+    if not tenant:
+        raise _config_error("tenant_id is required (option tenant_id or env AZURE_TENANT_ID)")
+    if not _TENANT_RE.match(tenant) or ".." in tenant:
+        raise _config_error(f"tenant_id {tenant_id!r} is neither a tenant GUID nor a domain name")
+    if tenant.lower() in ("common", "organizations", "consumers"):
+        raise _config_error(f"tenant_id must name one tenant (GUID or verified domain), not {tenant!r}")
+    return f"{host}/{tenant}"
+
+
+def _first_line(text: str | None) -> str:
+    for line in (text or "").splitlines():
+        if line.strip():
+            return line.strip()
+    return ""
+
+
+def _digest(*parts: Any) -> str:
+    """A stable hash of credential material: cache keys must not hold secrets."""
+    sha = hashlib.sha256()
+    for part in parts:
+        data = part if isinstance(part, bytes) else str(part).encode("utf-8")
+        sha.update(len(data).to_bytes(8, "big"))
+        sha.update(data)
+    return sha.hexdigest()
+
+
+class _AppEntry:
+    """One msal application plus the lock that serialises its token requests."""
+
+    def __init__(self) -> None:
+        self.app: Any = None
+        self.lock = threading.RLock()
+
+
+_APPS: dict[tuple, _AppEntry] = {}
+_APPS_LOCK = threading.Lock()
+
+
+def clear_app_cache() -> None:
+    """Forget every cached msal application (and so every cached token) in this process."""
+    with _APPS_LOCK:
+        _APPS.clear()
+
+
+class Credential:
+    """Base class: what the Graph and Exchange clients need from any credential."""
+
+    method = "base"
+
+    def validate(self) -> None:
+        """Check the inputs without any request; raise ``M365Error(code='invalid_configuration')``."""
+        raise NotImplementedError
+
+    def get_token(self, resource: str) -> str:
+        """An access token for ``resource`` (e.g. ``https://graph.microsoft.com``)."""
+        raise NotImplementedError
+
+    def refresh(self, resource: str, rejected: str) -> str:
+        """A token other than ``rejected`` if one can be had; the same token means none."""
+        raise NotImplementedError
+
+
+class _MsalCredential(Credential):
+    """Shared msal plumbing for secret, certificate and federated credentials."""
+
+    def __init__(self, tenant_id: str, client_id: str, *, authority_host: str | None, transport: Any) -> None:
+        self.tenant_id = (tenant_id or "").strip() if tenant_id else tenant_id
+        self.client_id = (client_id or "").strip() if client_id else client_id
+        self.authority_host = authority_host or DEFAULT_AUTHORITY_HOST
+        self.transport = transport
+        self._validated = False
+
+    # Subclasses provide these two.
+    def _client_credential(self) -> Any:
+        raise NotImplementedError
+
+    def _fingerprint(self) -> str:
+        raise NotImplementedError
+
+    def _secrets(self) -> list[str]:
+        """Values that must never appear in a message."""
+        return []
+
+    def _validate_common(self) -> None:
+        if not HAS_MSAL:
+            raise M365Error("The Python library 'msal' is required on the controller: pip install msal",
+                            service="auth", code="missing_library", details=MSAL_IMPORT_ERROR)
+        authority_url(self.authority_host, self.tenant_id)
+        if not self.client_id:
+            raise _config_error("client_id is required (option client_id or env AZURE_CLIENT_ID)")
+        if not re.match(r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$", self.client_id):
+            raise _config_error(f"client_id {self.client_id!r} is not a valid application (client) id")
+
+    def validate(self) -> None:
+        self._validate_common()
+        self._validated = True
+
+    def _key(self) -> tuple:
+        host = normalize_authority_host(self.authority_host)
+        verify = getattr(self.transport, "verify", True)
+        return (host, self.tenant_id.lower(), self.client_id.lower(), self.method, self._fingerprint(), str(verify))
+
+    def _entry(self) -> _AppEntry:
+        if not self._validated:
+            self.validate()
+        key = self._key()
+        with _APPS_LOCK:
+            entry = _APPS.get(key)
+            if entry is None:
+                entry = _APPS[key] = _AppEntry()
+        if entry.app is None:
+            with entry.lock:
+                if entry.app is None:
+                    entry.app = self._build_app()
+        return entry
+
+    def _build_app(self) -> Any:
+        authority = authority_url(self.authority_host, self.tenant_id)
+        host = urlsplit(authority).hostname or ""
+        try:
+            return msal.ConfidentialClientApplication(
+                self.client_id,
+                client_credential=self._client_credential(),
+                authority=authority,
+                http_client=self.transport.msal_http_client(),
+                instance_discovery=host.lower() in MICROSOFT_AUTHORITY_HOSTS,
+            )
+        except M365Error:
+            raise
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            raise self._constructor_error(exc) from None
+
+    def _constructor_error(self, exc: Exception) -> M365Error:
+        """msal's constructor runs tenant discovery; an unknown tenant surfaces here as a ValueError."""
+        text = str(exc)
+        found = _AADSTS_RE.search(text)
+        status_match = re.search(r"HTTP status: (\d{3})", text)
+        status = int(status_match.group(1)) if status_match else None
+        if found:
+            code_match = re.search(r'"error"\s*:\s*"([^"]+)"', text)
+            corr = re.search(r'"(?:correlation_id|trace_id)"\s*:\s*"([^"]+)"', text)
+            return M365Error(
+                redact(found.group(0).strip(), self._secrets()), service="auth", status=status,
+                code=code_match.group(1) if code_match else "discovery_failed",
+                request_id=corr.group(1) if corr else None,
+            )
+        message = redact(" ".join(text.split())[:500], self._secrets())
+        return M365Error(f"Could not set up authentication for tenant {self.tenant_id!r} at {self.authority_host}: {message}",
+                         service="auth", status=status, code="discovery_failed")
+
+    def _acquire(self, app: Any, resource: str) -> str:
+        scopes = [resource.rstrip("/") + "/.default"]
+        try:
+            result = app.acquire_token_for_client(scopes=scopes)
+        except M365Error:
+            raise
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            raise M365Error(
+                f"Token request for {resource} failed: {redact(' '.join(str(exc).split())[:500], self._secrets())}",
+                service="auth", code="token_request_failed",
+            ) from None
+        if not isinstance(result, dict):
+            raise M365Error(f"Token request for {resource} returned nothing", service="auth", code="token_request_failed")
+        if "access_token" in result:
+            return result["access_token"]
+        error = result.get("error") or "token_request_failed"
+        message = _first_line(result.get("error_description")) or f"Token request for {resource} failed: {error}"
+        self._raise_token_error(error, message, result)
+
+    def _raise_token_error(self, error: str, message: str, result: dict) -> NoReturn:
+        raise M365Error(
+            redact(message, self._secrets()), service="auth", code=error,
+            request_id=result.get("correlation_id") or result.get("trace_id"),
+            details={"error_codes": result["error_codes"]} if result.get("error_codes") else None,
+            transient=error in _TRANSIENT_AUTH_ERRORS,
+        )
+
+    def get_token(self, resource: str) -> str:
+        entry = self._entry()
+        with entry.lock:
+            return self._acquire(entry.app, resource)
+
+    def refresh(self, resource: str, rejected: str) -> str:
+        entry = self._entry()
+        with entry.lock:
+            token = self._acquire(entry.app, resource)
+            if token != rejected:
+                # Another thread already replaced the rejected token.
+                return token
+            # msal refuses force_refresh for client credentials; dropping the app's cached
+            # app-only tokens makes the next call ask the token endpoint.
+            entry.app.remove_tokens_for_client()
+            return self._acquire(entry.app, resource)
+
+
+class ClientSecretCredential(_MsalCredential):
+    """Client id + client secret."""
+
+    method = "client_secret"
+
+    def __init__(self, tenant_id: str, client_id: str, client_secret: str, *,
+                 authority_host: str | None = DEFAULT_AUTHORITY_HOST, transport: Any) -> None:
+        super().__init__(tenant_id, client_id, authority_host=authority_host, transport=transport)
+        self.client_secret = client_secret
+
+    def validate(self) -> None:
+        self._validate_common()
+        if not self.client_secret:
+            raise _config_error("client_secret is empty (option client_secret or env AZURE_CLIENT_SECRET)")
+        self._validated = True
+
+    def _client_credential(self) -> Any:
+        return self.client_secret
+
+    def _fingerprint(self) -> str:
+        return _digest(self.client_secret)
+
+    def _secrets(self) -> list[str]:
+        return [self.client_secret]
+
+
+def _not_after(cert: Any) -> datetime.datetime:
+    value = getattr(cert, "not_valid_after_utc", None)
+    if value is None:
+        value = cert.not_valid_after.replace(tzinfo=datetime.timezone.utc)
+    return value
+
+
+def _not_before(cert: Any) -> datetime.datetime:
+    value = getattr(cert, "not_valid_before_utc", None)
+    if value is None:
+        value = cert.not_valid_before.replace(tzinfo=datetime.timezone.utc)
+    return value
+
+
+_PEM_BLOCK_RE = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----.*?-----END \1-----\r?\n?", re.S)
+
+
+class CertificateCredential(_MsalCredential):
+    """Client id + certificate: a PEM file with key and certificate, or a PFX/PKCS#12 file.
+
+    The key may be encrypted (``password``). The SHA-1 thumbprint is computed from the certificate;
+    msal then signs an RS256 assertion with ``x5t``. With ``sha256=True`` the public certificate is
+    given instead, and msal signs PS256 with ``x5t#S256`` (and sends the chain in ``x5c``).
+    """
+
+    method = "certificate"
+
+    def __init__(self, tenant_id: str, client_id: str, certificate_path: str, *, password: str | None = None,
+                 authority_host: str | None = DEFAULT_AUTHORITY_HOST, transport: Any, sha256: bool = False) -> None:
+        super().__init__(tenant_id, client_id, authority_host=authority_host, transport=transport)
+        self.certificate_path = certificate_path
+        self.password = password
+        self.sha256 = sha256
+        self._key_pem: str | None = None
+        self._cert_pem: str | None = None
+        self.thumbprint: str | None = None
+        self.thumbprint_sha256: str | None = None
+        self.not_after: datetime.datetime | None = None
+
+    def _secrets(self) -> list[str]:
+        return [self.password or "", self._key_pem or ""]
+
+    def validate(self) -> None:
+        self._validate_common()
+        if not HAS_CRYPTOGRAPHY:
+            raise M365Error("The Python library 'cryptography' is required for certificate authentication",
+                            service="auth", code="missing_library", details=CRYPTOGRAPHY_IMPORT_ERROR)
+        self._load()
+        self._validated = True
+
+    def _load(self) -> None:
+        path = self.certificate_path
+        if not path:
+            raise _config_error("client_certificate_path is empty (option client_certificate_path or env AZURE_CLIENT_CERTIFICATE_PATH)")
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read()
+        except OSError as exc:
+            raise _config_error(f"client_certificate_path {path!r} cannot be read: {exc.strerror or exc}") from None
+        if b"-----BEGIN" in data:
+            key, cert = self._load_pem(data)
+        elif path.lower().endswith((".pfx", ".p12")) or data[:1] == b"\x30":
+            key, cert = self._load_pfx(data)
+        else:
+            raise _config_error(f"client_certificate_path {path!r} is neither PEM nor PFX/PKCS#12")
+        if not isinstance(key, rsa.RSAPrivateKey):
+            raise _config_error(f"client_certificate_path {path!r}: the private key is not an RSA key, which Entra requires")
+        if key.public_key().public_numbers() != cert.public_key().public_numbers():
+            raise _config_error(f"client_certificate_path {path!r}: the certificate does not match the private key")
+        now = datetime.datetime.now(datetime.timezone.utc)
+        not_after = _not_after(cert)
+        if not_after <= now:
+            raise _config_error(
+                f"client_certificate_path {path!r}: the certificate expired on {not_after.isoformat()}; "
+                "Entra would reject it (AADSTS700027): upload and use a new one")
+        if _not_before(cert) > now + datetime.timedelta(minutes=5):
+            raise _config_error(f"client_certificate_path {path!r}: the certificate is not valid before "
+                                f"{_not_before(cert).isoformat()}")
+        self.not_after = not_after
+        self._key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()).decode("ascii")
+        self._cert_pem = cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
+        self.thumbprint = cert.fingerprint(hashes.SHA1()).hex().upper()  # nosec B303 - Entra's x5t is SHA-1
+        self.thumbprint_sha256 = cert.fingerprint(hashes.SHA256()).hex().upper()
+
+    def _password_bytes(self) -> bytes | None:
+        return self.password.encode("utf-8") if self.password else None
+
+    def _load_pem(self, data: bytes) -> tuple[Any, Any]:
+        path = self.certificate_path
+        keys = []
+        certs = []
+        for match in _PEM_BLOCK_RE.finditer(data):
+            label = match.group(1)
+            if label.endswith(b"PRIVATE KEY"):
+                keys.append((label, match.group(0)))
+            elif label in (b"CERTIFICATE", b"TRUSTED CERTIFICATE", b"X509 CERTIFICATE"):
+                certs.append(match.group(0))
+        if not keys:
+            raise _config_error(f"client_certificate_path {path!r} holds no private key: put the key and the certificate in one PEM file")
+        if not certs:
+            raise _config_error(f"client_certificate_path {path!r} holds no certificate: put the key and the certificate in one PEM file")
+        label, block = keys[0]
+        encrypted = label == b"ENCRYPTED PRIVATE KEY" or b"Proc-Type: 4,ENCRYPTED" in block
+        if encrypted and not self.password:
+            raise _config_error(f"client_certificate_path {path!r}: the private key is encrypted; "
+                                "set client_certificate_password (env AZURE_CLIENT_CERTIFICATE_PASSWORD)")
+        try:
+            key = serialization.load_pem_private_key(block, password=self._password_bytes() if encrypted else None)
+        except (ValueError, TypeError) as exc:
+            if encrypted:
+                raise _config_error(f"client_certificate_path {path!r}: wrong client_certificate_password "
+                                    "(the private key cannot be decrypted)") from None
+            raise _config_error(f"client_certificate_path {path!r}: the private key cannot be read: {exc}") from None
+        key_numbers = key.public_key().public_numbers() if isinstance(key, rsa.RSAPrivateKey) else None
+        chosen = None
+        for block in certs:
+            try:
+                cert = x509.load_pem_x509_certificate(block)
+            except ValueError as exc:
+                raise _config_error(f"client_certificate_path {path!r}: a certificate cannot be read: {exc}") from None
+            if chosen is None:
+                chosen = cert
+            if key_numbers is not None and isinstance(cert.public_key(), rsa.RSAPublicKey) \
+                    and cert.public_key().public_numbers() == key_numbers:
+                chosen = cert
+                break
+        return key, chosen
+
+    def _load_pfx(self, data: bytes) -> tuple[Any, Any]:
+        path = self.certificate_path
+        try:
+            key, cert, _extra = pkcs12.load_key_and_certificates(data, self._password_bytes())
+        except (ValueError, TypeError):
+            if self.password:
+                raise _config_error(f"client_certificate_path {path!r}: wrong client_certificate_password "
+                                    "or not a PFX/PKCS#12 file") from None
+            raise _config_error(f"client_certificate_path {path!r}: the PFX file cannot be opened without a password; "
+                                "set client_certificate_password (env AZURE_CLIENT_CERTIFICATE_PASSWORD)") from None
+        if key is None:
+            raise _config_error(f"client_certificate_path {path!r}: the PFX file holds no private key")
+        if cert is None:
+            raise _config_error(f"client_certificate_path {path!r}: the PFX file holds no certificate")
+        return key, cert
+
+    def _client_credential(self) -> Any:
+        if self._key_pem is None:
+            self._load()
+        if self.sha256:
+            return {"private_key": self._key_pem, "public_certificate": self._cert_pem}
+        return {"private_key": self._key_pem, "thumbprint": self.thumbprint}
+
+    def _fingerprint(self) -> str:
+        if self._key_pem is None:
+            self._load()
+        return _digest(self._key_pem, self.thumbprint, self.sha256)
+
+
+class FederatedTokenCredential(_MsalCredential):
+    """Client id + a federated (workload identity) token used as the client assertion.
+
+    ``token_file`` is re-read for every token request, because Kubernetes and CI runners rotate it;
+    when both are given the file wins.
+    """
+
+    method = "federated"
+
+    def __init__(self, tenant_id: str, client_id: str, *, token_file: str | None = None, token: str | None = None,
+                 authority_host: str | None = DEFAULT_AUTHORITY_HOST, transport: Any) -> None:
+        super().__init__(tenant_id, client_id, authority_host=authority_host, transport=transport)
+        self.token_file = token_file
+        self.token = token
+        self._last: str | None = None
+
+    def _secrets(self) -> list[str]:
+        return [self.token or "", self._last or ""]
+
+    def validate(self) -> None:
+        self._validate_common()
+        if self.token_file:
+            self._read_file()
+        elif not self.token:
+            raise _config_error("federated_token_file (env AZURE_FEDERATED_TOKEN_FILE) or federated_token is required")
+        self._validated = True
+
+    def _read_file(self) -> str:
+        try:
+            with open(self.token_file, "r", encoding="utf-8") as handle:
+                token = handle.read().strip()
+        except OSError as exc:
+            raise _config_error(f"federated_token_file {self.token_file!r} cannot be read: {exc.strerror or exc}") from None
+        if not token:
+            raise _config_error(f"federated_token_file {self.token_file!r} is empty")
+        self._last = token
+        return token
+
+    def assertion(self) -> str:
+        """The current assertion: the file's content now, or the given token."""
+        if self.token_file:
+            return self._read_file()
+        return self.token or ""
+
+    def _client_credential(self) -> Any:
+        return {"client_assertion": self.assertion}
+
+    def _fingerprint(self) -> str:
+        if self.token_file:
+            return _digest("file", os.path.abspath(self.token_file))
+        return _digest("token", self.token)
+
+
+class AccessTokenCredential(Credential):
+    """A pre-acquired access token, used as is for every resource.
+
+    The token must have been issued for the resource the module talks to (Graph tokens do not work
+    on Exchange and the other way round); a task that needs both services needs another method.
+    """
+
+    method = "access_token"
+
+    def __init__(self, access_token: str) -> None:
+        self.access_token = (access_token or "").strip()
+
+    def validate(self) -> None:
+        if not self.access_token:
+            raise _config_error("access_token is empty")
+        expires = _jwt_expiry(self.access_token)
+        if expires is not None and expires < time.time():
+            when = datetime.datetime.fromtimestamp(expires, datetime.timezone.utc).isoformat()
+            raise _config_error(f"access_token expired at {when}; get a new one")
+
+    def get_token(self, resource: str) -> str:
+        return self.access_token
+
+    def refresh(self, resource: str, rejected: str) -> str:
+        # Nothing to refresh with: the caller sees the same token and reports the service's 401.
+        return self.access_token
+
+
+def _jwt_expiry(token: str) -> float | None:
+    """The ``exp`` claim of a JWT, read without verification (only to warn early); None if not a JWT."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+        exp = payload.get("exp") if isinstance(payload, dict) else None
+        return float(exp) if isinstance(exp, (int, float)) else None
+    except (ValueError, TypeError):
+        return None
+
+
+def credential_from_options(options: dict[str, Any], transport: Any) -> Credential:
+    """Pick the credential from module options.
+
+    Precedence when several methods are set: ``access_token`` > ``client_certificate_path`` >
+    ``federated_token_file``/``federated_token`` > ``client_secret``. That lets a more specific
+    option in a task override a secret coming from the environment.
+    """
+    def opt(name: str) -> Any:
+        value = options.get(name)
+        return value if value not in ("", None) else None
+
+    if opt("access_token"):
+        return AccessTokenCredential(opt("access_token"))
+
+    tenant_id = opt("tenant_id")
+    client_id = opt("client_id")
+    has_cred = any(opt(n) for n in ("client_certificate_path", "federated_token_file", "federated_token", "client_secret"))
+    missing = [label for label, ok in (
+        ("tenant_id (env AZURE_TENANT_ID)", tenant_id),
+        ("client_id (env AZURE_CLIENT_ID)", client_id),
+        (f"a credential: one of {CREDENTIAL_OPTIONS_HELP}", has_cred),
+    ) if not ok]
+    if missing:
+        raise _config_error("Missing authentication settings: " + "; ".join(missing))
+
+    authority_host = opt("authority_host") or DEFAULT_AUTHORITY_HOST
+    common = {"authority_host": authority_host, "transport": transport}
+    if opt("client_certificate_path"):
+        return CertificateCredential(tenant_id, client_id, opt("client_certificate_path"),
+                                     password=opt("client_certificate_password"), **common)
+    if opt("federated_token_file") or opt("federated_token"):
+        return FederatedTokenCredential(tenant_id, client_id, token_file=opt("federated_token_file"),
+                                        token=opt("federated_token"), **common)
+    return ClientSecretCredential(tenant_id, client_id, opt("client_secret"), **common)
+
+
+__all__ = [
+    "GRAPH_RESOURCE", "EXCHANGE_RESOURCE", "RESOURCE_BY_HOST", "MICROSOFT_AUTHORITY_HOSTS", "HAS_MSAL", "MSAL_IMPORT_ERROR",
+    "resource_for", "authority_url", "normalize_authority_host", "Credential", "ClientSecretCredential",
+    "CertificateCredential", "FederatedTokenCredential", "AccessTokenCredential", "credential_from_options",
+    "clear_app_cache",
+]

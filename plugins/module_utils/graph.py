@@ -1,0 +1,345 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) m365ops.remediation contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Microsoft Graph v1.0 client: users, session revocation, paging and JSON batching."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+from urllib.parse import quote, urlencode, urlsplit
+
+from ansible_collections.m365ops.remediation.plugins.module_utils.auth import GRAPH_RESOURCE, resource_for
+from ansible_collections.m365ops.remediation.plugins.module_utils.errors import M365Error
+from ansible_collections.m365ops.remediation.plugins.module_utils.transport import (
+    IDEMPOTENT_METHODS,
+    REFUSED_STATUSES,
+    backoff_delay,
+    parse_retry_after,
+)
+
+BATCH_LIMIT = 20
+TRANSIENT_STATUSES = frozenset((429, 503, 504))
+
+
+def _header(headers: Any, name: str) -> str | None:
+    """A header value by case-insensitive name from a requests or plain dict."""
+    if not headers:
+        return None
+    value = headers.get(name) if hasattr(headers, "get") else None
+    if value is not None:
+        return value
+    lower = name.lower()
+    for key, val in dict(headers).items():
+        if str(key).lower() == lower:
+            return val
+    return None
+
+
+def graph_error(status: int | None, body: Any, headers: Any = None, text: str | None = None,
+                service: str = "graph") -> M365Error:
+    """The M365Error for a Graph error answer (a whole response or one $batch item)."""
+    code = None
+    message = None
+    request_id = None
+    details = None
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        error = body["error"]
+        code = error.get("code")
+        message = error.get("message")
+        inner = error.get("innerError") or error.get("innererror") or {}
+        if isinstance(inner, dict):
+            request_id = inner.get("request-id") or inner.get("requestId")
+        if error.get("details"):
+            details = error.get("details")
+    request_id = request_id or _header(headers, "request-id") or _header(headers, "client-request-id")
+    if not message:
+        snippet = " ".join((text or "").split())[:200]
+        message = f"HTTP {status}" + (f": {snippet}" if snippet else " with no error details")
+    return M365Error(message, service=service, status=status, code=code, request_id=request_id, details=details,
+                     transient=status in TRANSIENT_STATUSES)
+
+
+def decode_response(response: Any, service: str = "graph") -> Any:
+    """JSON body of a successful response (None when empty); raise the decoded error otherwise."""
+    text = response.text if response.content else ""
+    body: Any = None
+    if text:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+    if not 200 <= response.status_code < 300:
+        raise graph_error(response.status_code, body, response.headers, text, service=service)
+    if text and body is None:
+        raise M365Error(f"HTTP {response.status_code} with a body that is not JSON: {' '.join(text.split())[:200]}",
+                        service=service, status=response.status_code, code="invalid_response",
+                        request_id=_header(response.headers, "request-id"))
+    return body
+
+
+@dataclass
+class BatchItemResult:
+    """One answer from a ``$batch`` request."""
+
+    id: str
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+    body: Any = None
+
+    @property
+    def ok(self) -> bool:
+        """True for a 2xx status."""
+        return 200 <= self.status < 300
+
+    def error(self) -> M365Error | None:
+        """The item's error as an M365Error (None when the item succeeded)."""
+        if self.ok:
+            return None
+        return graph_error(self.status, self.body, self.headers)
+
+
+class GraphClient:
+    """Microsoft Graph client over a shared :class:`Transport`.
+
+    A token is asked of the credential for every request (msal answers from its cache); a 401
+    ``InvalidAuthenticationToken`` makes the client ask for a fresh token once and resend.
+    """
+
+    def __init__(self, transport: Any, credential: Any, endpoint: str = "https://graph.microsoft.com", *,
+                 api_version: str = "v1.0") -> None:
+        self.transport = transport
+        self.credential = credential
+        self.endpoint = (endpoint or "https://graph.microsoft.com").rstrip("/")
+        self.api_version = api_version.strip("/")
+        self.base_url = f"{self.endpoint}/{self.api_version}"
+        self.resource = resource_for(self.endpoint, GRAPH_RESOURCE)
+        parts = urlsplit(self.endpoint)
+        self._origin = (parts.scheme.lower(), (parts.netloc or "").lower())
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    def url(self, path: str, params: dict[str, Any] | None = None) -> str:
+        """Absolute URL for a path relative to the API version root (or an absolute URL on this host)."""
+        if path.startswith(("https://", "http://")):
+            self._check_host(path)
+            url = path
+        else:
+            url = f"{self.base_url}/{path.lstrip('/')}"
+        if params:
+            # Keep OData's "$" and "," readable; spaces as %20 (Graph does not read "+" in $filter as a space).
+            query = urlencode({k: v for k, v in params.items() if v is not None}, safe="$,'@:", quote_via=quote)
+            url = f"{url}{'&' if '?' in url else '?'}{query}"
+        return url
+
+    def _check_host(self, url: str) -> None:
+        parts = urlsplit(url)
+        if (parts.scheme.lower(), parts.netloc.lower()) != self._origin:
+            raise M365Error(f"Refusing to follow a link to another host: {parts.scheme}://{parts.netloc}",
+                            service="graph", code="unexpected_host")
+
+    def send(self, method: str, url: str, *, json: Any = None, idempotent: bool | None = None,
+             headers: dict[str, str] | None = None) -> Any:
+        """Send with a bearer token; on 401 InvalidAuthenticationToken refresh the token once and resend."""
+        token = self.credential.get_token(self.resource)
+        for attempt in (1, 2):
+            all_headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+            if headers:
+                all_headers.update(headers)
+            response = self.transport.request(method, url, service="graph", headers=all_headers, json=json,
+                                              idempotent=idempotent)
+            if response.status_code != 401 or attempt == 2 or not _token_rejected(response):
+                return response
+            # A 401 is a refusal before any processing, so resending a write is safe.
+            fresh = self.credential.refresh(self.resource, token)
+            if fresh == token:
+                return response
+            token = fresh
+        return response  # pragma: no cover
+
+    def request(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None,
+                idempotent: bool | None = None, headers: dict[str, str] | None = None) -> Any:
+        """Call Graph; return the decoded JSON (None for an empty body) or raise M365Error."""
+        response = self.send(method, self.url(path, params), json=json, idempotent=idempotent, headers=headers)
+        return decode_response(response)
+
+    # -- users ----------------------------------------------------------------------------------
+
+    @staticmethod
+    def user_path(user: str) -> str:
+        """``/users/{id or UPN}``, quoted (guest UPNs hold ``#``)."""
+        if not user or not str(user).strip():
+            raise M365Error("A user id or userPrincipalName is required", service="graph", code="invalid_argument")
+        return "/users/" + quote(str(user).strip(), safe="@")
+
+    def get_user(self, user: str, select: list[str] | tuple[str, ...] | None = None) -> dict[str, Any]:
+        """``GET /users/{id or UPN}`` with ``$select``; raises 404 ``Request_ResourceNotFound`` for an unknown user."""
+        params = {"$select": ",".join(select)} if select else None
+        return self.request("GET", self.user_path(user), params=params) or {}
+
+    def update_user(self, user_id: str, body: dict[str, Any]) -> None:
+        """``PATCH /users/{id}``.
+
+        Retried only when Graph refused it (429/503), never after a timeout or 504: a password PATCH
+        repeated with the same body would be harmless, but other callers' bodies may not be, and the
+        caller is the one who can tell.
+        """
+        self.request("PATCH", self.user_path(user_id), json=body, idempotent=False)
+
+    def revoke_sessions(self, user_id: str) -> None:
+        """``POST /users/{id}/revokeSignInSessions`` (200 with ``value: true``, or 204).
+
+        Treated as idempotent: repeating it only moves signInSessionsValidFromDateTime to now again.
+        """
+        body = self.request("POST", self.user_path(user_id) + "/revokeSignInSessions", idempotent=True)
+        if isinstance(body, dict) and body.get("value") is False:
+            raise M365Error("Graph answered revokeSignInSessions with value=false", service="graph",
+                            code="revoke_failed")
+
+    def iter_pages(self, path: str, params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+        """Yield each page (the decoded JSON object) of a collection, following ``@odata.nextLink``.
+
+        A nextLink must stay on the configured endpoint (scheme and host): a link elsewhere raises.
+        """
+        url = self.url(path, params)
+        while url:
+            page = decode_response(self.send("GET", url)) or {}
+            yield page
+            next_link = page.get("@odata.nextLink")
+            if next_link:
+                self._check_host(next_link)
+            url = next_link
+
+    def iter_items(self, path: str, params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+        """Yield every item of every page's ``value``."""
+        for page in self.iter_pages(path, params):
+            yield from page.get("value") or []
+
+    # -- $batch ---------------------------------------------------------------------------------
+
+    def batch(self, requests: list[dict[str, Any]], *, max_concurrency: int = 4) -> dict[str, BatchItemResult]:
+        """Run many requests through ``POST /$batch`` and return one result per request id.
+
+        Requests (``{"id", "method", "url", "body"?, "headers"?}``, url relative to the version root)
+        are sent 20 per batch, up to ``max_concurrency`` batches at a time. Items answered 429/503 (and
+        504 for reads) are sent again in a later round, after the longest item ``Retry-After`` (else a
+        backoff), within the transport's RetryPolicy (attempts and total wait); every other answer is
+        final. When a whole batch POST fails, each of its items gets that status and error body.
+        ``dependsOn`` chains are not supported: items must be independent.
+        """
+        items: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        for raw in requests:
+            item = self._batch_item(raw)
+            if item["id"] in seen:
+                raise M365Error(f"Duplicate $batch request id {item['id']!r}", service="graph", code="invalid_argument")
+            seen.add(item["id"])
+            items.append(item)
+        results: dict[str, BatchItemResult] = {}
+        policy = self.transport.retry
+        pending = items
+        waited = 0.0
+        round_no = 0
+        executor = None
+        try:
+            while pending:
+                round_no += 1
+                chunks = [pending[i:i + BATCH_LIMIT] for i in range(0, len(pending), BATCH_LIMIT)]
+                workers = max(1, min(int(max_concurrency or 1), len(chunks)))
+                if workers > 1 and executor is None:
+                    executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="graph-batch")
+                if workers > 1:
+                    answers = list(executor.map(self._post_batch, chunks))
+                else:
+                    answers = [self._post_batch(chunk) for chunk in chunks]
+                retry: list[dict[str, Any]] = []
+                delays: list[float] = []
+                by_id = {item["id"]: item for item in pending}
+                for answer in answers:
+                    for result in answer:
+                        item = by_id.get(result.id)
+                        if item is None:
+                            continue
+                        results[result.id] = result
+                        if self._retryable(item, result.status):
+                            retry.append(item)
+                            seconds = parse_retry_after(_header(result.headers, "Retry-After"))
+                            if seconds is not None:
+                                delays.append(min(seconds, policy.retry_after_max))
+                if not retry or round_no >= policy.max_attempts:
+                    break
+                delay = max(delays) if delays else backoff_delay(round_no, policy, self.transport.rng)
+                if waited + delay > policy.max_total_wait:
+                    break
+                waited += delay
+                self.transport.stats.add("retries", len(retry))
+                self.transport.wait(delay)
+                pending = retry
+        finally:
+            if executor is not None:
+                executor.shutdown(wait=True)
+        return results
+
+    @staticmethod
+    def _batch_item(raw: dict[str, Any]) -> dict[str, Any]:
+        if not isinstance(raw, dict) or raw.get("id") in (None, "") or not raw.get("method") or not raw.get("url"):
+            raise M365Error("Each $batch request needs id, method and url", service="graph", code="invalid_argument")
+        item: dict[str, Any] = {"id": str(raw["id"]), "method": str(raw["method"]).upper(), "url": str(raw["url"])}
+        headers = dict(raw.get("headers") or {})
+        if raw.get("body") is not None:
+            item["body"] = raw["body"]
+            if not any(k.lower() == "content-type" for k in headers):
+                headers["Content-Type"] = "application/json"
+        if headers:
+            item["headers"] = headers
+        return item
+
+    @staticmethod
+    def _retryable(item: dict[str, Any], status: int) -> bool:
+        if status not in TRANSIENT_STATUSES:
+            return False
+        return item["method"] in IDEMPOTENT_METHODS or status in REFUSED_STATUSES
+
+    def _post_batch(self, chunk: list[dict[str, Any]]) -> list[BatchItemResult]:
+        """POST one batch of at most 20 items; per-item results (the batch's own failure copied to each item)."""
+        idempotent = all(item["method"] in IDEMPOTENT_METHODS for item in chunk)
+        response = self.send("POST", f"{self.base_url}/$batch", json={"requests": chunk}, idempotent=idempotent)
+        if not 200 <= response.status_code < 300:
+            try:
+                body = response.json()
+            except ValueError:
+                body = {"error": {"code": None, "message": f"HTTP {response.status_code}: "
+                                                          f"{' '.join(response.text.split())[:200]}"}}
+            headers = dict(response.headers)
+            return [BatchItemResult(item["id"], response.status_code, headers, body) for item in chunk]
+        payload = decode_response(response) or {}
+        results = []
+        answered = set()
+        for entry in payload.get("responses") or []:
+            if not isinstance(entry, dict) or "id" not in entry:
+                continue
+            result = BatchItemResult(str(entry["id"]), int(entry.get("status") or 0),
+                                     dict(entry.get("headers") or {}), entry.get("body"))
+            answered.add(result.id)
+            results.append(result)
+        for item in chunk:
+            if item["id"] not in answered:
+                results.append(BatchItemResult(item["id"], 502, {}, {"error": {
+                    "code": "missingBatchResponse", "message": "Graph returned no response for this batch item"}}))
+        return results
+
+
+def _token_rejected(response: Any) -> bool:
+    """Whether a 401 is about the token itself (expired, revoked) rather than something else."""
+    try:
+        code = (response.json().get("error") or {}).get("code")
+    except (ValueError, AttributeError):
+        code = None
+    if code:
+        return code in ("InvalidAuthenticationToken", "CompactToken_ValidationFailed", "TokenExpired")
+    # No body: fall back on the WWW-Authenticate challenge.
+    challenge = (_header(response.headers, "WWW-Authenticate") or "").lower()
+    return "invalid_token" in challenge or not challenge
+

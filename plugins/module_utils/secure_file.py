@@ -1,0 +1,80 @@
+# Copyright: m365ops.remediation contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Files holding secrets or reports: mode 0600, written atomically, never through a link."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import tempfile
+import typing as t
+
+from ansible_collections.m365ops.remediation.plugins.module_utils.errors import M365Error
+
+
+def _refuse(path: str, why: str) -> M365Error:
+    return M365Error("refusing to write '%s': %s" % (path, why), service='file', code='unsafe_file')
+
+
+def check_target(path: str) -> None:
+    """Raise unless ``path`` can safely hold a secret: its folder exists and is writable, and it is absent
+    or a regular file of ours, not a link, that nobody else can read."""
+    folder = os.path.dirname(os.path.abspath(path)) or '.'
+    if not os.path.isdir(folder):
+        raise _refuse(path, 'the folder %s does not exist' % folder)
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise _refuse(path, 'the folder %s is not writable' % folder)
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if stat.S_ISLNK(info.st_mode):
+        raise _refuse(path, 'it is a symbolic link')
+    if not stat.S_ISREG(info.st_mode):
+        raise _refuse(path, 'it is not a regular file')
+    if info.st_uid != os.geteuid():
+        raise _refuse(path, 'it belongs to another user')
+    if info.st_mode & 0o077:
+        raise _refuse(path, 'others can read it (mode %o); remove it or chmod 600 it' % stat.S_IMODE(info.st_mode))
+
+
+def read_json(path: str) -> t.Any:
+    """The JSON document at ``path`` (None when absent), opened without following a link."""
+    check_target(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, 'O_NOFOLLOW', 0))
+    except FileNotFoundError:
+        return None
+    with os.fdopen(fd, 'r', encoding='utf-8') as handle:
+        text = handle.read()
+    try:
+        return json.loads(text) if text.strip() else None
+    except ValueError as exc:
+        raise _refuse(path, 'it is not JSON (%s)' % exc.__class__.__name__) from None
+
+
+def write_text(path: str, text: str) -> None:
+    """Replace ``path`` atomically with ``text``, mode 0600: a new file beside it, then a rename."""
+    check_target(path)
+    folder = os.path.dirname(os.path.abspath(path)) or '.'
+    fd, tmp = tempfile.mkstemp(prefix='.%s.' % os.path.basename(path), dir=folder)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, 'w', encoding='utf-8') as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def write_json(path: str, document: t.Any) -> None:
+    """Replace ``path`` atomically with a JSON document, mode 0600."""
+    write_text(path, json.dumps(document, indent=2, sort_keys=True) + '\n')

@@ -1,0 +1,183 @@
+#!/usr/bin/python
+# Copyright: m365ops.remediation contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: restricted_user
+short_description: Remove accounts from the Exchange Online Restricted Users list (unblock sending)
+version_added: 0.1.0
+description:
+  - Unblocks accounts that Exchange Online Protection blocked from sending mail for outbound spam, as
+    C(Remove-BlockedSenderAddress) does.
+  - Only addresses that are on the list are changed; the others are reported as having nothing to do.
+  - Microsoft limits how many times an account can be unblocked. A removal that fails with an error that is
+    not a throttling or availability error is therefore never retried, and reaching that limit is reported
+    with what to do (only Microsoft support can lift it).
+  - After an unblock, sending normally resumes within an hour and at most within 24 hours.
+  - Reset the account's password before unblocking it; the M(m365ops.remediation.user_password) module and
+    the P(m365ops.remediation.unblock_email#role) role do that.
+author:
+  - m365ops.remediation contributors
+options:
+  addresses:
+    description:
+      - SMTP addresses to unblock. Case and a V(smtp:) prefix do not matter; duplicates are handled once.
+    type: list
+    elements: str
+    required: true
+  state:
+    description:
+      - V(absent) removes the addresses from the list. It is the only state: the block itself is set by
+        Microsoft's outbound spam protection.
+    type: str
+    choices: [absent]
+    default: absent
+  reason:
+    description:
+      - A note kept by Exchange with the removal, for the audit trail.
+    type: str
+  max_concurrency:
+    description:
+      - How many Exchange requests run at once.
+    type: int
+    default: 4
+  continue_on_error:
+    description:
+      - When V(false), the task fails at the end if any address failed (the others are still done).
+      - When V(true), the task succeeds and the failures are only reported in RV(results).
+    type: bool
+    default: false
+extends_documentation_fragment:
+  - m365ops.remediation.auth
+  - m365ops.remediation.auth.attributes
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: In check mode only the lookup is made; the result says which addresses would be unblocked.
+  diff_mode:
+    support: full
+    details: Each address on the list shows C(restricted) going from V(true) to V(false).
+  idempotent:
+    support: full
+notes:
+  - "Permissions: the application permission C(Exchange.ManageAsApp) on Office 365 Exchange Online, and the
+    Entra role Security Administrator or Exchange Administrator assigned to the app's service principal."
+seealso:
+  - module: m365ops.remediation.restricted_user_info
+  - module: m365ops.remediation.user_password
+"""
+
+EXAMPLES = r"""
+- name: Unblock rob after his password was reset
+  m365ops.remediation.restricted_user:
+    addresses:
+      - rob@contoso.com
+    reason: "INC-4711: password reset, forwarding removed"
+
+- name: Unblock several accounts, reporting failures without failing the play
+  m365ops.remediation.restricted_user:
+    addresses: "{{ cleaned_accounts }}"
+    continue_on_error: true
+  register: unblock
+"""
+
+RETURN = r"""
+results:
+  description: One entry per given address, in the order given.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    address:
+      description: The address, normalised to lower case.
+      type: str
+      sample: rob@contoso.com
+    changed:
+      description: Whether the address was (or in check mode would be) removed from the list.
+      type: bool
+    failed:
+      description: Whether this address failed.
+      type: bool
+    restricted:
+      description: Whether the address is on the list after the task (in check mode, before it).
+      type: bool
+    msg:
+      description: What happened, in words.
+      type: str
+      sample: unblocked
+    entry:
+      description: The list entry as it was before the task (see M(m365ops.remediation.restricted_user_info)).
+      type: dict
+      returned: when the address was on the list
+    unblocked_at:
+      description: When the address was removed (ISO 8601, UTC).
+      type: str
+      returned: when the address was unblocked
+    sending_expected_by:
+      description: When sending normally works again, an hour after the unblock.
+      type: str
+      returned: when the address was unblocked
+    sending_expected_at_latest:
+      description: The latest time Microsoft gives for sending to work again, 24 hours after the unblock.
+      type: str
+      returned: when the address was unblocked
+    error:
+      description: The service error (service, status, code, message, request id).
+      type: dict
+      returned: when the address failed with a service error
+"""
+
+from ansible_collections.m365ops.remediation.plugins.module_utils.base import M365Module
+from ansible_collections.m365ops.remediation.plugins.module_utils import operations as ops
+from ansible_collections.m365ops.remediation.plugins.module_utils import remediation as rem
+
+
+def main() -> None:
+    """Unblock the given addresses."""
+    m = M365Module(dict(
+        addresses=dict(type='list', elements='str', required=True),
+        state=dict(type='str', choices=['absent'], default='absent'),
+        reason=dict(type='str'),
+        max_concurrency=dict(type='int', default=4),
+        continue_on_error=dict(type='bool', default=False),
+    ))
+
+    def work():
+        wanted, invalid = rem.split_addresses(m.params['addresses'])
+        results = {i['address']: dict(address=i['address'], changed=False, failed=True, msg=i['msg']) for i in invalid}
+        listed, errors = ops.read_restricted(m.exchange, wanted, m.params['max_concurrency']) if wanted else ({}, {})
+        for address, error in errors.items():
+            results[address] = dict(address=address, changed=False, failed=True, msg='lookup failed: %s' % error, error=error.to_dict())
+        for address in wanted:
+            if address not in listed and address not in errors:
+                results[address] = dict(address=address, changed=False, failed=False, restricted=False,
+                                        msg='not on the Restricted Users list; nothing to do')
+        to_unblock = [a for a in wanted if a in listed]
+        if m.check_mode:
+            for address in to_unblock:
+                results[address] = dict(address=address, changed=True, failed=False, restricted=True,
+                                        entry=listed[address], msg='would be unblocked')
+        else:
+            parameters = {'Reason': m.params['reason']} if m.params['reason'] else {}
+
+            def unblock(address):
+                m.exchange.invoke('Remove-BlockedSenderAddress', dict(parameters, SenderAddress=address))
+                return rem.utcnow()
+
+            for address, outcome in ops.run_concurrently(unblock, to_unblock, m.params['max_concurrency']):
+                results[address] = rem.unblock_result(address, listed[address], outcome)
+        ordered = [results[a] for a in [i['address'] for i in invalid] + wanted]
+        summary = rem.summarize(ordered, 'addresses', m.params['continue_on_error'])
+        if m.diff_mode:
+            summary['diff'] = [dict(before_header=a, after_header=a, before=dict(restricted=True), after=dict(restricted=False))
+                               for a in to_unblock if results[a]['changed']]
+        return summary
+
+    m.run(work)
+
+
+if __name__ == '__main__':
+    main()

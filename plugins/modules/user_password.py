@@ -1,0 +1,284 @@
+#!/usr/bin/python
+# Copyright: m365ops.remediation contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: user_password
+short_description: Reset the passwords of Entra ID users
+version_added: 0.1.0
+description:
+  - Resets the password of each given user through Microsoft Graph, all users in one run (JSON batching).
+  - The new password is given by the caller or generated from the operating system's secure random source,
+    with all four character classes, so that it passes Entra ID's complexity rules.
+  - A generated password never appears in task output, diffs, errors or logs. It reaches the admin through
+    O(password_file) (a file only the admin can read) or, when asked, through RV(passwords) in a task that
+    sets C(no_log). Never send it by e-mail.
+  - With O(only_if_changed_before), a user whose password already changed at or after that time is left
+    alone, so that running the task again does not reset again.
+author:
+  - m365ops.remediation contributors
+options:
+  users:
+    description:
+      - The users, by user principal name, object id or any of their SMTP addresses.
+    type: list
+    elements: str
+    required: true
+  password:
+    description:
+      - The new password for every given user. Left out, a different password is generated for each user.
+    type: str
+  password_length:
+    description:
+      - Length of generated passwords.
+    type: int
+    default: 20
+  force_change_password_next_sign_in:
+    description:
+      - Whether the user must choose a new password at the next sign-in.
+    type: bool
+    default: true
+  force_change_password_next_sign_in_with_mfa:
+    description:
+      - Whether the user must also complete multifactor authentication before choosing it.
+    type: bool
+    default: false
+  only_if_changed_before:
+    description:
+      - An ISO 8601 time. Users whose password last changed at or after it are not reset again.
+      - The P(m365ops.remediation.unblock_email#role) role passes the time the account was restricted.
+    type: str
+  protected:
+    description:
+      - Accounts that are never reset (break-glass accounts, administrators), by UPN, SMTP address or object
+        id. A given user on this list is reported as protected and skipped.
+    type: list
+    elements: str
+    default: []
+  password_file:
+    description:
+      - A JSON file, readable only by its owner (mode 0600), that receives the new passwords by user principal
+        name, merged with what it already holds.
+      - It is written atomically, before the reset (marked pending) and after it; it is never written through
+        a symbolic link, nor when it exists and others can read it. Its folder must exist.
+    type: path
+  return_passwords:
+    description:
+      - Return the new passwords in RV(passwords). The task must set C(no_log) to V(true), else it fails
+        before any change.
+    type: bool
+    default: false
+  continue_on_error:
+    description:
+      - When V(false), the task fails at the end if any user failed (the others are still done).
+    type: bool
+    default: false
+extends_documentation_fragment:
+  - m365ops.remediation.auth
+  - m365ops.remediation.auth.attributes
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: In check mode the users are looked up and the result says who would be reset.
+  diff_mode:
+    support: full
+    details: Shows the time of the last password change before and after. Never the password.
+  idempotent:
+    support: partial
+    details: Idempotent with O(only_if_changed_before); without it every run resets again.
+notes:
+  - "Permissions: Microsoft Graph application permission C(User-PasswordProfile.ReadWrite.All) (or
+    C(User.ReadWrite.All)) and C(User.Read.All). Resetting the password of a user who holds an admin role
+    also needs the Entra role Privileged Authentication Administrator on the app."
+  - Users synchronised from on-premises Active Directory cannot be reset here; reset them in Active Directory.
+seealso:
+  - module: m365ops.remediation.user_sessions
+  - module: m365ops.remediation.restricted_user
+"""
+
+EXAMPLES = r"""
+- name: Reset rob's password, keeping the new one in a file only the admin can read
+  m365ops.remediation.user_password:
+    users:
+      - rob@contoso.com
+    password_file: "{{ lookup('env', 'HOME') }}/.m365-passwords.json"
+    only_if_changed_before: "2026-11-20T08:00:00Z"
+    protected:
+      - breakglass@contoso.com
+
+- name: Reset and hand the passwords to the next task without logging them
+  m365ops.remediation.user_password:
+    users: "{{ compromised }}"
+    return_passwords: true
+  no_log: true
+  register: reset
+"""
+
+RETURN = r"""
+results:
+  description: One entry per given user, in the order given. Never contains a password.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    user:
+      description: The user as given.
+      type: str
+    user_principal_name:
+      description: The user's principal name.
+      type: str
+      returned: when the user was found
+    id:
+      description: The user's object id.
+      type: str
+      returned: when the user was found
+    changed:
+      description: Whether the password was (or in check mode would be) reset.
+      type: bool
+    failed:
+      description: Whether this user failed.
+      type: bool
+    skipped:
+      description: True for a protected account.
+      type: bool
+      returned: when the user was skipped
+    msg:
+      description: What happened, in words.
+      type: str
+    last_password_change:
+      description: When the password last changed, after the task.
+      type: str
+      returned: when the user was found
+    error:
+      description: The service error (service, status, code, message, request id).
+      type: dict
+      returned: when the user failed with a service error
+passwords:
+  description: The new passwords by user principal name.
+  returned: when O(return_passwords=true) and not in check mode
+  type: dict
+password_file:
+  description: The file the passwords were written to.
+  returned: when O(password_file) is set and a password was reset
+  type: str
+"""
+
+from ansible_collections.m365ops.remediation.plugins.module_utils.base import M365Module
+from ansible_collections.m365ops.remediation.plugins.module_utils.errors import M365Error
+from ansible_collections.m365ops.remediation.plugins.module_utils import operations as ops
+from ansible_collections.m365ops.remediation.plugins.module_utils import remediation as rem
+from ansible_collections.m365ops.remediation.plugins.module_utils import secure_file
+
+
+def main() -> None:
+    """Reset passwords."""
+    m = M365Module(dict(
+        users=dict(type='list', elements='str', required=True),
+        password=dict(type='str', no_log=True),
+        password_length=dict(type='int', default=20, no_log=False),
+        force_change_password_next_sign_in=dict(type='bool', default=True),
+        force_change_password_next_sign_in_with_mfa=dict(type='bool', default=False),
+        only_if_changed_before=dict(type='str'),
+        protected=dict(type='list', elements='str', default=[]),
+        password_file=dict(type='path'),
+        return_passwords=dict(type='bool', default=False),
+        continue_on_error=dict(type='bool', default=False),
+    ))
+    p = m.params
+    if p['password'] is not None and not rem.password_complies(p['password']):
+        m.module.fail_json(msg='the given password does not meet Entra ID complexity rules: 8 to 256 characters, '
+                               'with three of upper case, lower case, digits and symbols')
+    if not 16 <= p['password_length'] <= rem.PASSWORD_MAX_LENGTH:
+        m.module.fail_json(msg='password_length must be between 16 and %d' % rem.PASSWORD_MAX_LENGTH)
+    gate = p['only_if_changed_before']
+    if gate and rem.parse_datetime(gate) is None:
+        m.module.fail_json(msg="only_if_changed_before: '%s' is not an ISO 8601 time such as 2026-11-20T08:00:00Z" % gate)
+    if p['return_passwords'] and not m.module.no_log:
+        m.module.fail_json(msg='return_passwords needs no_log: true on the task, so that the passwords are never logged')
+    if p['password_file']:
+        try:
+            secure_file.check_target(p['password_file'])
+        except M365Error as error:
+            m.fail_from_error(error)
+
+    def work():
+        done, targets = ops.user_targets(m.graph, p['users'], p['protected'])
+        results = dict(done)
+        pending = []
+        before = {ref: rem.isoformat(rem.parse_datetime(user.get('lastPasswordChangeDateTime'))) for ref, user in targets}
+        for ref, user in targets:
+            base = ops.user_record(ref, user)
+            base = dict(user=ref, id=base['id'], user_principal_name=base['user_principal_name'],
+                        last_password_change=base['last_password_change'])
+            if user.get('onPremisesSyncEnabled'):
+                results[ref] = dict(base, changed=False, failed=True,
+                                    msg='synchronised from on-premises Active Directory: reset the password in Active Directory '
+                                        '(or with password writeback), then run again')
+            elif not rem.reset_needed(user.get('lastPasswordChangeDateTime'), gate):
+                results[ref] = dict(base, changed=False, failed=False,
+                                    msg='password already changed at %s, after %s; not reset again' % (base['last_password_change'], gate))
+            elif m.check_mode:
+                results[ref] = dict(base, changed=True, failed=False, msg='password would be reset')
+            else:
+                pending.append((ref, base))
+        passwords = {}
+        if pending:
+            for ref, base in pending:
+                passwords[ref] = p['password'] or rem.generate_password(p['password_length'], base['user_principal_name'])
+                m.protect(passwords[ref])
+            delivered = _deliver(m, pending, passwords, 'pending')
+            requests = [dict(id=str(i), method='PATCH', url='/users/%s' % base['id'], body=dict(passwordProfile=dict(
+                password=passwords[ref],
+                forceChangePasswordNextSignIn=p['force_change_password_next_sign_in'],
+                forceChangePasswordNextSignInWithMfa=p['force_change_password_next_sign_in_with_mfa'],
+            ))) for i, (ref, base) in enumerate(pending)]
+            answers = m.graph.batch(requests)
+            now = rem.isoformat(rem.utcnow())
+            for i, (ref, base) in enumerate(pending):
+                answer = answers[str(i)]
+                if answer.ok:
+                    results[ref] = dict(base, changed=True, failed=False, msg='password reset', last_password_change=now)
+                    continue
+                passwords.pop(ref)
+                error = answer.error()
+                results[ref] = dict(base, changed=False, failed=True, msg=rem.password_error_message(error), error=error.to_dict())
+            if delivered:
+                _deliver(m, pending, passwords, 'set')
+        ordered = [results[k] for k in ops.reference_keys(p['users'])]
+        summary = rem.summarize(ordered, 'users', p['continue_on_error'])
+        if passwords and p['password_file']:
+            summary['password_file'] = p['password_file']
+        if passwords and p['return_passwords']:
+            summary['passwords'] = {results[ref]['user_principal_name']: pw for ref, pw in passwords.items()}
+        if m.diff_mode:
+            summary['diff'] = rem.change_diffs(ordered, 'last_password_change', before, 'reset now' if m.check_mode else None)
+        return summary
+
+    m.run(work)
+
+
+def _deliver(m: M365Module, pending: list, passwords: dict, status: str) -> bool:
+    """Merge the passwords into the password file, if one was asked for. Pending entries are written
+    before the reset so that no password can be set that the admin cannot read; after it, only the ones
+    that were set stay."""
+    path = m.params['password_file']
+    if not path:
+        return False
+    document = secure_file.read_json(path) or {}
+    users = document.setdefault('users', {})
+    stamp = rem.isoformat(rem.utcnow())
+    for ref, base in pending:
+        upn = base['user_principal_name']
+        if ref in passwords:
+            users[upn] = dict(password=passwords[ref], status=status, time=stamp)
+        elif users.get(upn, {}).get('status') == 'pending':
+            users.pop(upn)
+    secure_file.write_json(path, document)
+    return True
+
+
+if __name__ == '__main__':
+    main()

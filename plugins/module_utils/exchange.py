@@ -214,4 +214,3 @@ def _json_or_none(response: Any) -> dict[str, Any] | None:
     except ValueError:
         return None
     return payload if isinstance(payload, dict) else None
-

@@ -310,8 +310,8 @@ class GraphClient:
             try:
                 body = response.json()
             except ValueError:
-                body = {"error": {"code": None, "message": f"HTTP {response.status_code}: "
-                                                          f"{' '.join(response.text.split())[:200]}"}}
+                snippet = " ".join(response.text.split())[:200]
+                body = {"error": {"code": None, "message": f"HTTP {response.status_code}: {snippet}"}}
             headers = dict(response.headers)
             return [BatchItemResult(item["id"], response.status_code, headers, body) for item in chunk]
         payload = decode_response(response) or {}
@@ -342,4 +342,3 @@ def _token_rejected(response: Any) -> bool:
     # No body: fall back on the WWW-Authenticate challenge.
     challenge = (_header(response.headers, "WWW-Authenticate") or "").lower()
     return "invalid_token" in challenge or not challenge
-

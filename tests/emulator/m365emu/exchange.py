@@ -1,0 +1,391 @@
+"""Exchange Online admin REST (``POST /adminapi/beta/{tenant}/InvokeCommand``): the cmdlets the collection uses.
+
+The endpoint is undocumented. Where no primary source gives an error's exact wording, the text below is a
+plausible stand-in and says so (*unconfirmed*); all such texts live in ``MESSAGES`` so they can be corrected
+in one place.
+"""
+
+from __future__ import annotations
+
+import base64
+import collections
+import math
+import re
+import threading
+import time
+from typing import TYPE_CHECKING, Any, Callable
+
+from .state import Tenant
+from .tokens import EXCHANGE_RESOURCE, TokenRejected, token_has_role
+from .wire import Request, Response, iso_precise, json_response, new_id
+
+if TYPE_CHECKING:
+    from .app import Emulator
+
+ANCHOR_MAILBOX = "SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}"
+EXCHANGE_ROLES = ("Exchange Administrator", "Security Administrator", "Global Administrator")
+DEFAULT_PAGE_SIZE = 1000
+WINDOW_S = 10.0
+SERVER_NAME = "EMU01PR01MB0001.prod.outlook.com"
+# Common PowerShell parameters every cmdlet accepts (ignored here, except WhatIf).
+COMMON_PARAMETERS = {"confirm", "whatif", "erroraction", "warningaction", "verbose", "debug", "informationaction"}
+
+# Exception types and texts. *unconfirmed* marks wording invented in the spirit of the service.
+MESSAGES = {
+    # Real text of Get-/Set-Mailbox for an unknown identity.
+    "not_found": ("ManagementObjectNotFoundException", "Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException",
+                  "The operation couldn't be performed because object '{identity}' couldn't be found on '" + SERVER_NAME + "'."),
+    # *unconfirmed*: Remove-BlockedSenderAddress for an address that is not on the Restricted Users list.
+    "not_blocked": ("ManagementObjectNotFoundException", "Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException",
+                    "The address '{address}' isn't blocked. Run Get-BlockedSenderAddress to see the blocked sender addresses."),
+    # *unconfirmed*: the tenant's unblock limit for this address has been reached.
+    "limit": ("UnblockLimitExceededException", "Microsoft.Exchange.Management.Hygiene.UnblockLimitExceededException",
+              "The address '{address}' can't be unblocked: the limit of {limit} unblocks for this sender has been reached. "
+              "Contact Microsoft support to remove the restriction."),
+    # *unconfirmed*: warning after the last unblock the limit allows.
+    "last_unblock": "The address '{address}' has now been unblocked {count} time(s), the limit for this tenant. "
+                    "If it is blocked again, only Microsoft support can unblock it.",
+    # Real warning text of Set-Mailbox when nothing changes.
+    "no_change": "The command completed successfully but no settings of '{identity}' have been modified.",
+    "unknown_cmdlet": ("CommandNotFoundException", "System.Management.Automation.CommandNotFoundException",
+                       "The term '{cmdlet}' is not recognized as the name of a cmdlet, function, script file, or operable program."),
+    "bad_parameter": ("ParameterBindingException", "System.Management.Automation.ParameterBindingException",
+                      "A parameter cannot be found that matches parameter name '{name}'."),
+    "missing_parameter": ("ParameterBindingException", "System.Management.Automation.ParameterBindingException",
+                          "Cannot process command because of one or more missing mandatory parameters: {name}."),
+    "bad_value": ("ParameterBindingException", "System.Management.Automation.ParameterBindingException",
+                  "Cannot bind parameter '{name}'. {detail}"),
+}
+
+
+class ExchangeError(Exception):
+    """An error answer in the adminapi shape."""
+
+    def __init__(self, status: int, code: str, message: str, exc_type: str = "", headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+        self.exc_type = exc_type or "Microsoft.Exchange.Admin.OData.Core.ODataServiceException"
+        self.headers = headers or {}
+
+
+def cmdlet_error(key: str, **fields: Any) -> ExchangeError:
+    """A 400 cmdlet error from ``MESSAGES``."""
+    code, exc_type, text = MESSAGES[key]
+    return ExchangeError(400, code, text.format(**fields), exc_type)
+
+
+def error_body(err: ExchangeError, request_id: str) -> dict[str, Any]:
+    """The adminapi error shape; the text is repeated where the real service puts it."""
+    return {"error": {
+        "code": err.code,
+        "message": err.message,
+        "details": [{"code": "Context", "target": "", "message": err.message}],
+        "innererror": {
+            "message": err.message,
+            "type": "Microsoft.Exchange.Admin.OData.Core.ODataServiceException",
+            "@Microsoft.Exchange.Admin.OData.Core.ODataServiceException.requestId": request_id,
+            "internalException": {"message": err.message, "type": err.exc_type},
+        },
+    }}
+
+
+def fault_error(status: int, retry_after: str | None) -> ExchangeError:
+    """The adminapi error for an injected status."""
+    headers = {"Retry-After": retry_after} if retry_after is not None else {}
+    if status == 429:
+        # *unconfirmed* wording.
+        return ExchangeError(429, "TooManyRequests", "The request was throttled. Try again later.", "Microsoft.Exchange.Throttling.ThrottledException", headers)
+    if status == 503:
+        return ExchangeError(503, "ServiceUnavailable", "The service is temporarily unavailable. Try again later.", headers=headers)
+    if status == 504:
+        return ExchangeError(504, "GatewayTimeout", "The operation timed out. Try again later.", headers=headers)
+    if status == 401:
+        return ExchangeError(401, "Unauthorized", "The access token is invalid.", headers=headers)
+    return ExchangeError(status, "InternalServerError", "An internal server error occurred. The operation failed.", headers=headers)
+
+
+def is_write(cmdlet: str | None) -> bool:
+    """Remove-/Set-/Disable-/Enable-/New- cmdlets change state."""
+    return bool(cmdlet) and cmdlet.split("-")[0].lower() in ("remove", "set", "disable", "enable", "new", "add")
+
+
+class Throttle:
+    """Per-tenant concurrency slots and a rolling 10 s cmdlet budget."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.in_flight: dict[str, int] = collections.Counter()
+        self.history: dict[str, collections.deque[float]] = collections.defaultdict(collections.deque)
+
+    def reset(self) -> None:
+        """Forget the budget history (in-flight requests finish on their own)."""
+        with self.lock:
+            self.history.clear()
+
+    def admit(self, tenant_id: str, concurrency: int, budget: int) -> tuple[str | None, int]:
+        """``(None, 0)`` when admitted (call :meth:`release` later), else ``(reason, retry_after_s)``."""
+        now = time.monotonic()
+        with self.lock:
+            if concurrency > 0 and self.in_flight[tenant_id] >= concurrency:
+                return "concurrency", 1
+            if budget > 0:
+                history = self.history[tenant_id]
+                while history and history[0] <= now - WINDOW_S:
+                    history.popleft()
+                if len(history) >= budget:
+                    return "budget", max(1, math.ceil(history[0] + WINDOW_S - now))
+                history.append(now)
+            self.in_flight[tenant_id] += 1
+            return None, 0
+
+    def release(self, tenant_id: str) -> None:
+        """A request admitted by :meth:`admit` has finished."""
+        with self.lock:
+            self.in_flight[tenant_id] -= 1
+
+
+class ExchangeService:
+    """InvokeCommand: auth, routing hint, cmdlet dispatch, paging and throttling."""
+
+    def __init__(self, emulator: "Emulator") -> None:
+        self.emu = emulator
+        self.throttle = Throttle()
+        self.cmdlets: dict[str, Callable[[Tenant, dict[str, Any], bool], tuple[list[dict[str, Any]], list[str]]]] = {
+            "get-blockedsenderaddress": self.get_blocked,
+            "remove-blockedsenderaddress": self.remove_blocked,
+            "get-mailbox": self.get_mailbox,
+            "set-mailbox": self.set_mailbox,
+        }
+
+    @staticmethod
+    def peek_cmdlet(request: Request) -> str | None:
+        """The cmdlet name from the body (or header), for faults and the journal."""
+        try:
+            payload = request.json()
+            name = payload["CmdletInput"]["CmdletName"]
+            if isinstance(name, str):
+                return name
+        except (ValueError, KeyError, TypeError):
+            pass
+        return request.header("x-cmdletname") or None
+
+    def respond(self, err: ExchangeError, request_id: str) -> Response:
+        """Serialise an error."""
+        headers = {"request-id": request_id, **err.headers}
+        if err.status == 401:
+            headers["WWW-Authenticate"] = ('Bearer client_id="00000002-0000-0ff1-ce00-000000000000", '
+                                           'trusted_issuers="00000001-0000-0000-c000-000000000000@*", '
+                                           'token_types="app_asserted_user_v1 service_asserted_app_v1", error="invalid_token"')
+        return json_response(err.status, error_body(err, request_id), headers)
+
+    def fault_response(self, status: int, retry_after: str | None) -> Response:
+        """An injected error in the adminapi shape."""
+        return self.respond(fault_error(status, retry_after), new_id())
+
+    def admit(self, tenant_id: str | None) -> Response | None:
+        """Apply the per-tenant concurrency limit and budget; None when admitted."""
+        if tenant_id is None:
+            return None
+        state = self.emu.state
+        reason, retry = self.throttle.admit(tenant_id, state.exchange_concurrency, state.exchange_budget)
+        if reason is None:
+            return None
+        self.emu.journal.bump(f"exchange_throttled:{reason}")
+        # *unconfirmed* wording.
+        text = ("Too many concurrent requests for this tenant. Retry after {s} second(s)." if reason == "concurrency"
+                else "The tenant's command budget is exhausted. Retry after {s} second(s).").format(s=retry)
+        return self.respond(ExchangeError(429, "TooManyRequests", text, "Microsoft.Exchange.Throttling.ThrottledException",
+                                          {"Retry-After": str(retry)}), new_id())
+
+    def release(self, tenant_id: str | None) -> None:
+        """End of an admitted request."""
+        if tenant_id is not None:
+            self.throttle.release(tenant_id)
+
+    def handle(self, request: Request, tenant_ref: str) -> Response:
+        """Answer one InvokeCommand request."""
+        request_id = new_id()
+        try:
+            body = self._invoke(request, tenant_ref)
+        except ExchangeError as err:
+            return self.respond(err, request_id)
+        return json_response(200, body, {"request-id": request_id})
+
+    def _invoke(self, request: Request, tenant_ref: str) -> dict[str, Any]:
+        if request.method != "POST":
+            raise ExchangeError(405, "MethodNotAllowed", "The HTTP method is not allowed for this resource.")
+        try:
+            claims = self.emu.tokens.validate(request.header("authorization"), EXCHANGE_RESOURCE)
+        except TokenRejected as exc:
+            raise ExchangeError(401, "Unauthorized", exc.message) from exc
+        state = self.emu.state
+        with state.lock:
+            tenant = state.resolve(tenant_ref)
+        if tenant is None or tenant.id != str(claims.get("tid", "")).lower():
+            raise ExchangeError(401, "Unauthorized", f"The tenant '{tenant_ref}' in the request doesn't match the tenant of the access token.")
+        if "Exchange.ManageAsApp" not in (claims.get("roles") or []):
+            # *unconfirmed* wording.
+            raise ExchangeError(403, "Forbidden", f"The application '{claims.get('appid')}' doesn't have the Exchange.ManageAsApp "
+                                                  "application permission of Office 365 Exchange Online.")
+        if not token_has_role(claims, *EXCHANGE_ROLES):
+            # The wording Connect-ExchangeOnline shows for an app without a supported directory role.
+            raise ExchangeError(403, "Forbidden", f"The role assigned to application {claims.get('appid')} isn't supported in this "
+                                                  "scenario. Please check online documentation for assigning correct Directory Roles "
+                                                  "to Azure AD Application for EXO App-Only Authentication.")
+        anchor = request.header("x-anchormailbox")
+        valid = {f"app:{ANCHOR_MAILBOX}@{ref}".lower() for ref in [tenant.id] + tenant.domains}
+        if anchor.lower() not in valid:
+            raise ExchangeError(400, "ErrorIncorrectRoutingHint", f"The routing hint '{anchor}' in the X-AnchorMailbox header is not "
+                                                                  "valid for this request.")
+        try:
+            payload = request.json()
+            cmdlet_input = payload["CmdletInput"]
+            cmdlet = cmdlet_input["CmdletName"]
+            params = cmdlet_input.get("Parameters") or {}
+            if not isinstance(cmdlet, str) or not isinstance(params, dict):
+                raise TypeError(cmdlet)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ExchangeError(400, "BadRequest", "The request body must be {\"CmdletInput\":{\"CmdletName\":...,\"Parameters\":{...}}}.") from exc
+        header_cmdlet = request.header("x-cmdletname")
+        if header_cmdlet.lower() != cmdlet.lower():
+            raise ExchangeError(400, "BadRequest", f"The X-CmdletName header '{header_cmdlet}' doesn't match the cmdlet '{cmdlet}' in the request body.")
+        handler = self.cmdlets.get(cmdlet.lower())
+        if handler is None:
+            raise cmdlet_error("unknown_cmdlet", cmdlet=cmdlet)
+        what_if = any(k.lower() == "whatif" and v for k, v in params.items())
+        with state.lock:
+            objects, warnings = handler(tenant, params, what_if)
+        return self._page(request, tenant_ref, objects, warnings)
+
+    def _page(self, request: Request, tenant_ref: str, objects: list[dict[str, Any]], warnings: list[str]) -> dict[str, Any]:
+        size = DEFAULT_PAGE_SIZE
+        match = re.search(r"odata\.maxpagesize\s*=\s*(\d+)", request.header("prefer"))
+        if match:
+            size = max(1, int(match.group(1)))
+        offset = 0
+        token = request.query().get("$skiptoken")
+        if token:
+            try:
+                offset = int(base64.urlsafe_b64decode(token + "==").decode("ascii"))
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise ExchangeError(400, "BadRequest", "The skip token is not valid.") from exc
+        body: dict[str, Any] = {
+            "@odata.context": f"{EXCHANGE_RESOURCE}/adminapi/beta/{tenant_ref}/$metadata#Collection(Exchange.GenericHashTable)",
+        }
+        if warnings:
+            body["@adminapi.warnings"] = warnings
+        body["value"] = objects[offset:offset + size]
+        if offset + size < len(objects):
+            next_token = base64.urlsafe_b64encode(str(offset + size).encode("ascii")).decode("ascii").rstrip("=")
+            body["@odata.nextLink"] = f"{self.emu.base_url}/adminapi/beta/{tenant_ref}/InvokeCommand?$skiptoken={next_token}"
+        return body
+
+    # -- cmdlets (called with the state lock held) -----------------------------------------------------------
+
+    @staticmethod
+    def _params(params: dict[str, Any], allowed: tuple[str, ...], required: tuple[str, ...] = ()) -> dict[str, Any]:
+        """Parameters keyed by their canonical name; PowerShell binds names case-insensitively."""
+        out = {}
+        for name, value in params.items():
+            canonical = next((a for a in allowed if a.lower() == name.lower()), None)
+            if canonical is None:
+                if name.lower() in COMMON_PARAMETERS:
+                    continue
+                raise cmdlet_error("bad_parameter", name=name)
+            out[canonical] = value
+        for name in required:
+            if out.get(name) in (None, ""):
+                raise cmdlet_error("missing_parameter", name=name)
+        return out
+
+    @staticmethod
+    def _blocked_object(entry: dict[str, Any]) -> dict[str, Any]:
+        return {"SenderAddress": entry["SenderAddress"], "Reason": entry["Reason"],
+                "CreatedDatetime": iso_precise(entry["CreatedDatetime"]), "ChangedDatetime": iso_precise(entry["ChangedDatetime"]),
+                "TemporaryBlock": entry["TemporaryBlock"]}
+
+    def get_blocked(self, tenant: Tenant, params: dict[str, Any], what_if: bool) -> tuple[list[dict[str, Any]], list[str]]:
+        """Get-BlockedSenderAddress [-SenderAddress x]."""
+        del what_if
+        args = self._params(params, ("SenderAddress",))
+        if args.get("SenderAddress"):
+            entry = tenant.restricted.get(str(args["SenderAddress"]).lower())
+            return ([self._blocked_object(entry)] if entry else []), []
+        return [self._blocked_object(e) for e in tenant.restricted.values()], []
+
+    def remove_blocked(self, tenant: Tenant, params: dict[str, Any], what_if: bool) -> tuple[list[dict[str, Any]], list[str]]:
+        """Remove-BlockedSenderAddress -SenderAddress x [-Reason text]: counts unblocks against the tenant's limit."""
+        args = self._params(params, ("SenderAddress", "Reason"), ("SenderAddress",))
+        address = str(args["SenderAddress"])
+        key = address.lower()
+        if key not in tenant.restricted:
+            raise cmdlet_error("not_blocked", address=address)
+        count = tenant.unblock_counts.get(key, 0)
+        if tenant.unblock_limit >= 0 and count >= tenant.unblock_limit:
+            raise cmdlet_error("limit", address=address, limit=tenant.unblock_limit)
+        if what_if:
+            return [], [f"What if: Removing blocked sender address '{address}'."]
+        del tenant.restricted[key]
+        tenant.unblock_counts[key] = count + 1
+        warnings = []
+        if count + 1 == tenant.unblock_limit:
+            warnings.append(MESSAGES["last_unblock"].format(address=address, count=count + 1))
+        return [], warnings
+
+    @staticmethod
+    def _mailbox_object(user: dict[str, Any]) -> dict[str, Any]:
+        mailbox = user["mailbox"]
+        alias = user.get("mailNickname") or user["userPrincipalName"].split("@")[0]
+        primary = next((p.split(":", 1)[1] for p in user.get("proxyAddresses") or [] if p.startswith("SMTP:")), user.get("mail"))
+        return {
+            "Identity": alias, "Name": alias, "Alias": alias, "DisplayName": user.get("displayName"),
+            "UserPrincipalName": user["userPrincipalName"], "PrimarySmtpAddress": primary,
+            "EmailAddresses": list(user.get("proxyAddresses") or []),
+            "ExternalDirectoryObjectId": user["id"], "RecipientTypeDetails": "UserMailbox",
+            "ForwardingSmtpAddress": mailbox.get("ForwardingSmtpAddress"), "ForwardingAddress": mailbox.get("ForwardingAddress"),
+            "DeliverToMailboxAndForward": bool(mailbox.get("DeliverToMailboxAndForward")),
+        }
+
+    def get_mailbox(self, tenant: Tenant, params: dict[str, Any], what_if: bool) -> tuple[list[dict[str, Any]], list[str]]:
+        """Get-Mailbox [-Identity x] [-ResultSize n]."""
+        del what_if
+        args = self._params(params, ("Identity", "ResultSize"))
+        if args.get("Identity"):
+            user = tenant.find_mailbox_user(str(args["Identity"]))
+            if user is None:
+                raise cmdlet_error("not_found", identity=args["Identity"])
+            return [self._mailbox_object(user)], []
+        return [self._mailbox_object(u) for u in tenant.users if u.get("mailbox") is not None], []
+
+    def set_mailbox(self, tenant: Tenant, params: dict[str, Any], what_if: bool) -> tuple[list[dict[str, Any]], list[str]]:
+        """Set-Mailbox -Identity x [-ForwardingSmtpAddress a] [-ForwardingAddress r] [-DeliverToMailboxAndForward b]."""
+        args = self._params(params, ("Identity", "ForwardingSmtpAddress", "ForwardingAddress", "DeliverToMailboxAndForward"),
+                            ("Identity",))
+        user = tenant.find_mailbox_user(str(args["Identity"]))
+        if user is None:
+            raise cmdlet_error("not_found", identity=args["Identity"])
+        changes: dict[str, Any] = {}
+        if "ForwardingSmtpAddress" in args:
+            value = args["ForwardingSmtpAddress"]
+            if value is not None and not isinstance(value, str):
+                raise cmdlet_error("bad_value", name="ForwardingSmtpAddress", detail="A string or $null is expected.")
+            if value:
+                value = value if value.lower().startswith("smtp:") else "smtp:" + value
+            changes["ForwardingSmtpAddress"] = value or None
+        if "ForwardingAddress" in args:
+            value = args["ForwardingAddress"]
+            if value is not None and not isinstance(value, str):
+                raise cmdlet_error("bad_value", name="ForwardingAddress", detail="A string or $null is expected.")
+            if value and tenant.find_mailbox_user(value) is None:
+                raise cmdlet_error("not_found", identity=value)
+            changes["ForwardingAddress"] = value or None
+        if "DeliverToMailboxAndForward" in args:
+            if not isinstance(args["DeliverToMailboxAndForward"], bool):
+                raise cmdlet_error("bad_value", name="DeliverToMailboxAndForward", detail="A Boolean value is expected.")
+            changes["DeliverToMailboxAndForward"] = args["DeliverToMailboxAndForward"]
+        mailbox = user["mailbox"]
+        if all(mailbox.get(k) == v for k, v in changes.items()):
+            return [], [MESSAGES["no_change"].format(identity=args["Identity"])]
+        if not what_if:
+            mailbox.update(changes)
+        return [], []

@@ -1,0 +1,104 @@
+"""Request journal and counters. Entries never hold bodies, passwords, secrets or tokens."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from typing import Any
+
+from .wire import iso_precise
+
+# Benchmarks make ~100k requests; past this many entries the oldest half is dropped.
+MAX_ENTRIES = 1_000_000
+
+
+class Journal:
+    """Append-only list of small dicts with a contiguous ``seq`` starting at 1."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.entries: list[dict[str, Any]] = []
+        self.first_seq = 1
+        self.next_seq = 1
+        self.counters: Counter[str] = Counter()
+
+    def clear(self) -> None:
+        """Forget every entry and counter (sequence numbers keep growing, so old marks stay meaningful)."""
+        with self.lock:
+            self.entries = []
+            self.first_seq = self.next_seq
+            self.counters = Counter()
+
+    def record(self, entry: dict[str, Any]) -> int:
+        """Append ``entry`` (seq and time are set here) and count it; returns its seq."""
+        with self.lock:
+            seq = self.next_seq
+            self.next_seq += 1
+            entry = {"seq": seq, "time": iso_precise(), **entry}
+            self.entries.append(entry)
+            if len(self.entries) > MAX_ENTRIES:
+                drop = len(self.entries) // 2
+                self.entries = self.entries[drop:]
+                self.first_seq += drop
+            self._count(entry)
+            return seq
+
+    def _count(self, entry: dict[str, Any]) -> None:
+        status = entry.get("status")
+        service = entry.get("service", "?")
+        self.counters["requests"] += 1
+        self.counters[f"service:{service}"] += 1
+        self.counters[f"status:{status}"] += 1
+        if status == 429:
+            self.counters["429"] += 1
+        for item in entry.get("batch_items") or []:
+            self.counters["batch_items"] += 1
+            self.counters[f"batch_status:{item.get('status')}"] += 1
+            if item.get("status") == 429:
+                self.counters["batch_item_429"] += 1
+
+    def bump(self, name: str, amount: int = 1) -> None:
+        """Increment a named counter (e.g. exchange throttling reasons)."""
+        with self.lock:
+            self.counters[name] += amount
+
+    def since(self, seq: int) -> tuple[int, list[dict[str, Any]]]:
+        """``(next_seq, entries with seq >= seq)``."""
+        with self.lock:
+            start = max(0, seq - self.first_seq)
+            return self.next_seq, [dict(e) for e in self.entries[start:]]
+
+    def stats(self) -> dict[str, Any]:
+        """Counters grouped for the control API."""
+        with self.lock:
+            counters = dict(self.counters)
+            next_seq = self.next_seq
+        out: dict[str, Any] = {
+            "requests": counters.get("requests", 0),
+            "throttled_429": counters.get("429", 0),
+            "per_service": {},
+            "per_status": {},
+            "batch_items": counters.get("batch_items", 0),
+            "batch_items_429": counters.get("batch_item_429", 0),
+            "batch_item_status": {},
+            "exchange_throttled": {},
+            "faults_fired": counters.get("faults_fired", 0),
+            "dropped": counters.get("dropped", 0),
+            "next_seq": next_seq,
+            "uptime_s": round(time.monotonic() - _STARTED, 3),
+        }
+        for key, value in counters.items():
+            group, _, name = key.partition(":")
+            if group == "service":
+                out["per_service"][name] = value
+            elif group == "status":
+                out["per_status"][name] = value
+            elif group == "batch_status":
+                out["batch_item_status"][name] = value
+            elif group == "exchange_throttled":
+                out["exchange_throttled"][name] = value
+        return out
+
+
+_STARTED = time.monotonic()

@@ -1,0 +1,294 @@
+"""Multi-tenant directory and Exchange state built from a seed; every access goes through ``State.lock``."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import hashlib
+import hmac
+import os
+import threading
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+
+from .wire import iso_precise, iso_seconds, parse_datetime, utcnow
+
+# Template ids of the directory roles the emulator knows (as in the `wids` claim of real tokens).
+ROLE_TEMPLATE_IDS = {
+    "Global Administrator": "62e90394-69f5-4237-9190-012177145e10",
+    "Exchange Administrator": "29232cdf-9323-42fd-ade2-1d097af3e4de",
+    "Security Administrator": "194ae4cb-b126-40b2-bd5b-6091b380977d",
+    "Privileged Authentication Administrator": "7be44c8a-adaf-4e2a-84d6-ab2649e08a13",
+    "Privileged Role Administrator": "e8611ab8-c189-46e8-94e1-60213ab1f814",
+    "User Administrator": "fe930be7-5e62-47db-91af-98c3a49a38b1",
+    "Authentication Administrator": "c4e39bd9-1100-46d3-8c65-fb160da0071f",
+    "Helpdesk Administrator": "729827e3-9c14-49f7-bb1b-9608f156bbb8",
+}
+
+USER_PROPERTIES = (
+    "id", "userPrincipalName", "displayName", "givenName", "surname", "mail", "mailNickname", "jobTitle",
+    "mobilePhone", "officeLocation", "preferredLanguage", "businessPhones", "proxyAddresses", "accountEnabled",
+    "onPremisesSyncEnabled", "lastPasswordChangeDateTime", "signInSessionsValidFromDateTime", "userType",
+    "createdDateTime", "usageLocation",
+)
+
+MAILBOX_FIELDS = ("ForwardingSmtpAddress", "ForwardingAddress", "DeliverToMailboxAndForward")
+
+# Cheap on purpose: benchmarks reset thousands of passwords; the point is only that the clear text is never kept.
+_HASH_ITERATIONS = 1000
+
+
+class SeedError(ValueError):
+    """The seed is malformed."""
+
+
+@dataclass
+class RegisteredCertificate:
+    """A certificate credential registered on an app."""
+
+    pem: str
+    cert: x509.Certificate
+    sha1: bytes
+    sha256: bytes
+
+    @classmethod
+    def from_pem(cls, pem: str) -> "RegisteredCertificate":
+        """Parse a PEM certificate and compute its thumbprints."""
+        cert = x509.load_pem_x509_certificate(pem.encode("ascii"))
+        return cls(pem, cert, cert.fingerprint(hashes.SHA1()), cert.fingerprint(hashes.SHA256()))  # nosec B303
+
+
+@dataclass
+class App:
+    """An app registration plus its service principal in the tenant."""
+
+    client_id: str
+    display_name: str
+    secrets: list[str]
+    certificates: list[RegisteredCertificate]
+    federated_credentials: list[dict[str, Any]]
+    graph_permissions: list[str]
+    exchange_permissions: list[str]
+    directory_roles: list[str]
+    service_principal_id: str
+
+    def has_role(self, *names: str) -> bool:
+        """Whether the service principal holds any of the directory roles ``names``."""
+        held = {r.lower() for r in self.directory_roles}
+        return any(n.lower() in held for n in names)
+
+
+@dataclass
+class Tenant:
+    """One tenant: apps, users (with mailboxes), the Restricted Users list and unblock counters."""
+
+    id: str
+    name: str
+    domains: list[str]
+    unblock_limit: int
+    apps: dict[str, App]
+    users: list[dict[str, Any]]
+    restricted: dict[str, dict[str, Any]] = field(default_factory=dict)
+    unblock_counts: dict[str, int] = field(default_factory=dict)
+    passwords: dict[str, tuple[bytes, bytes]] = field(default_factory=dict)
+    by_id: dict[str, dict[str, Any]] = field(default_factory=dict)
+    by_upn: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def index(self) -> None:
+        """Rebuild the lookup maps after users change."""
+        self.by_id = {u["id"].lower(): u for u in self.users}
+        self.by_upn = {u["userPrincipalName"].lower(): u for u in self.users}
+
+    def find_user(self, ref: str) -> dict[str, Any] | None:
+        """A user by object id or UPN (case-insensitive)."""
+        key = ref.lower()
+        return self.by_id.get(key) or self.by_upn.get(key)
+
+    def find_mailbox_user(self, identity: str) -> dict[str, Any] | None:
+        """A mailbox user by any Exchange identity form: id, UPN, SMTP address, alias or name."""
+        user = self.find_user(identity)
+        if user is not None and user.get("mailbox") is not None:
+            return user
+        key = identity.lower()
+        for cand in self.users:
+            if cand.get("mailbox") is None:
+                continue
+            addresses = {a.split(":", 1)[-1].lower() for a in cand.get("proxyAddresses") or []}
+            if cand.get("mail"):
+                addresses.add(cand["mail"].lower())
+            names = {cand["userPrincipalName"].split("@")[0].lower(), (cand.get("displayName") or "").lower()}
+            if key in addresses or key in names:
+                return cand
+        return None
+
+    def set_password(self, user_id: str, password: str) -> None:
+        """Keep a salted hash of a new password, never the password itself."""
+        salt = os.urandom(16)
+        self.passwords[user_id] = (salt, hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt, _HASH_ITERATIONS))
+
+    def check_password(self, user_id: str, password: str) -> bool:
+        """Whether ``password`` is the user's current password (as set through Graph)."""
+        stored = self.passwords.get(user_id)
+        if stored is None:
+            return False
+        salt, digest = stored
+        return hmac.compare_digest(digest, hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt, _HASH_ITERATIONS))
+
+    def restrict(self, address: str, reason: str | None = None, when: dt.datetime | None = None,
+                 temporary: bool = False) -> dict[str, Any]:
+        """Put an address on the Restricted Users list (or refresh its entry)."""
+        when = when or utcnow()
+        key = address.lower()
+        entry = self.restricted.get(key)
+        if entry is None:
+            entry = {"SenderAddress": address, "CreatedDatetime": when}
+            self.restricted[key] = entry
+        entry["Reason"] = reason or default_reason()
+        entry["ChangedDatetime"] = when
+        entry["TemporaryBlock"] = temporary
+        return entry
+
+
+def default_reason() -> str:
+    """The Reason text used when none is given: the outbound spam form."""
+    return "OutboundSpamLast24Hours=312;OutboundMailLast24Hours=1520;OutboundSpamPercent=20"
+
+
+def _user_from_seed(raw: dict[str, Any], tenant_domain: str) -> dict[str, Any]:
+    if "userPrincipalName" not in raw:
+        raise SeedError("every user needs a userPrincipalName")
+    upn = raw["userPrincipalName"]
+    user: dict[str, Any] = {
+        "id": raw.get("id") or str(uuid.uuid5(uuid.NAMESPACE_URL, f"{tenant_domain}/{upn}")),
+        "userPrincipalName": upn,
+        "displayName": raw.get("displayName") or upn.split("@")[0].capitalize(),
+        "givenName": raw.get("givenName"),
+        "surname": raw.get("surname"),
+        "mail": raw.get("mail", upn),
+        "mailNickname": raw.get("mailNickname") or upn.split("@")[0],
+        "jobTitle": raw.get("jobTitle"),
+        "mobilePhone": raw.get("mobilePhone"),
+        "officeLocation": raw.get("officeLocation"),
+        "preferredLanguage": raw.get("preferredLanguage"),
+        "businessPhones": list(raw.get("businessPhones") or []),
+        "accountEnabled": raw.get("accountEnabled", True),
+        "onPremisesSyncEnabled": raw.get("onPremisesSyncEnabled"),
+        "userType": raw.get("userType", "Member"),
+        "usageLocation": raw.get("usageLocation"),
+        "createdDateTime": raw.get("createdDateTime", "2025-01-15T09:00:00Z"),
+        "lastPasswordChangeDateTime": raw.get("lastPasswordChangeDateTime", "2026-06-01T00:00:00Z"),
+        "signInSessionsValidFromDateTime": raw.get("signInSessionsValidFromDateTime", "2026-06-01T00:00:00Z"),
+        "adminRoles": list(raw.get("adminRoles") or []),
+        "passwordProfile": {"forceChangePasswordNextSignIn": False, "forceChangePasswordNextSignInWithMfa": False},
+    }
+    proxies = raw.get("proxyAddresses")
+    if proxies is None:
+        proxies = [f"SMTP:{user['mail']}"] if user["mail"] else []
+    user["proxyAddresses"] = list(proxies)
+    if "mailbox" in raw and raw["mailbox"] is None:
+        user["mailbox"] = None
+    else:
+        mailbox = {"ForwardingSmtpAddress": None, "ForwardingAddress": None, "DeliverToMailboxAndForward": False}
+        mailbox.update({k: v for k, v in (raw.get("mailbox") or {}).items() if k in MAILBOX_FIELDS})
+        user["mailbox"] = mailbox
+    return user
+
+
+def _app_from_seed(raw: dict[str, Any]) -> App:
+    if "client_id" not in raw:
+        raise SeedError("every app needs a client_id")
+    return App(
+        client_id=raw["client_id"].lower(),
+        display_name=raw.get("display_name", "app"),
+        secrets=list(raw.get("secrets") or []),
+        certificates=[RegisteredCertificate.from_pem(p) for p in raw.get("certificates") or []],
+        federated_credentials=[dict(f) for f in raw.get("federated_credentials") or []],
+        graph_permissions=list(raw.get("graph_permissions") or []),
+        exchange_permissions=list(raw.get("exchange_permissions") or []),
+        directory_roles=list(raw.get("directory_roles") or []),
+        service_principal_id=raw.get("service_principal_id") or str(uuid.uuid5(uuid.NAMESPACE_OID, raw["client_id"].lower())),
+    )
+
+
+def tenant_from_seed(raw: dict[str, Any]) -> Tenant:
+    """Build one tenant from its seed dict."""
+    if "id" not in raw:
+        raise SeedError("every tenant needs an id")
+    domains = list(raw.get("domains") or [])
+    if not domains:
+        raise SeedError("every tenant needs at least one domain")
+    tenant = Tenant(
+        id=raw["id"].lower(),
+        name=raw.get("name", domains[0]),
+        domains=domains,
+        unblock_limit=int(raw.get("unblock_limit", 3)),
+        apps={},
+        users=[_user_from_seed(u, domains[0]) for u in raw.get("users") or []],
+    )
+    for app_raw in raw.get("apps") or []:
+        app = _app_from_seed(app_raw)
+        tenant.apps[app.client_id] = app
+    tenant.index()
+    for entry in raw.get("restricted") or []:
+        address = entry["SenderAddress"]
+        created = parse_datetime(entry.get("CreatedDatetime") or iso_seconds())
+        tenant.restricted[address.lower()] = {
+            "SenderAddress": address,
+            "Reason": entry.get("Reason") or default_reason(),
+            "CreatedDatetime": created,
+            "ChangedDatetime": parse_datetime(entry["ChangedDatetime"]) if entry.get("ChangedDatetime") else created,
+            "TemporaryBlock": bool(entry.get("TemporaryBlock", False)),
+        }
+        if entry.get("unblock_count"):
+            tenant.unblock_counts[address.lower()] = int(entry["unblock_count"])
+    return tenant
+
+
+class State:
+    """All tenants, resolvable by id or verified domain. Hold ``lock`` while reading or changing anything."""
+
+    def __init__(self, seed: dict[str, Any]) -> None:
+        self.lock = threading.RLock()
+        self.seed = copy.deepcopy(seed)
+        self.tenants: dict[str, Tenant] = {}
+        self.domains: dict[str, Tenant] = {}
+        for raw in seed.get("tenants") or []:
+            tenant = tenant_from_seed(raw)
+            if tenant.id in self.tenants:
+                raise SeedError(f"duplicate tenant id {tenant.id}")
+            self.tenants[tenant.id] = tenant
+            for domain in tenant.domains:
+                self.domains[domain.lower()] = tenant
+        exchange = seed.get("exchange") or {}
+        self.exchange_concurrency = int(exchange.get("concurrency_per_tenant", 8))
+        self.exchange_budget = int(exchange.get("budget_per_10s", 400))
+
+    def resolve(self, ref: str) -> Tenant | None:
+        """A tenant by id (GUID) or verified domain, case-insensitive."""
+        key = ref.lower()
+        return self.tenants.get(key) or self.domains.get(key)
+
+    def view(self, tenant: Tenant) -> dict[str, Any]:
+        """A JSON-ready snapshot for the control API: no password material, ever."""
+        users = []
+        for user in tenant.users:
+            item = {k: copy.deepcopy(v) for k, v in user.items() if k != "mailbox"}
+            item["passwordSetByGraph"] = user["id"] in tenant.passwords
+            users.append(item)
+        restricted = [
+            {**entry, "CreatedDatetime": iso_precise(entry["CreatedDatetime"]), "ChangedDatetime": iso_precise(entry["ChangedDatetime"]),
+             "unblock_count": tenant.unblock_counts.get(key, 0)}
+            for key, entry in sorted(tenant.restricted.items())
+        ]
+        mailboxes = {u["userPrincipalName"]: dict(u["mailbox"]) for u in tenant.users if u.get("mailbox") is not None}
+        return {
+            "tenant": {"id": tenant.id, "name": tenant.name, "domains": list(tenant.domains), "unblock_limit": tenant.unblock_limit},
+            "users": users,
+            "restricted": restricted,
+            "mailboxes": mailboxes,
+            "unblock_counts": dict(tenant.unblock_counts),
+        }

@@ -228,7 +228,10 @@ def main() -> None:
         if pending:
             for ref, base in pending:
                 passwords[ref] = p['password'] or rem.generate_password(p['password_length'], base['user_principal_name'])
-                m.protect(passwords[ref])
+                if not p['return_passwords']:
+                    # Ansible then masks it wherever it could appear; with return_passwords the whole
+                    # result is hidden by the task's no_log instead (checked above).
+                    m.protect(passwords[ref])
             delivered = _deliver(m, pending, passwords, 'pending')
             requests = [dict(id=str(i), method='PATCH', url='/users/%s' % base['id'], body=dict(passwordProfile=dict(
                 password=passwords[ref],

@@ -87,6 +87,7 @@ CREDENTIAL_OPTIONS_HELP = (
 
 _TENANT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,253}$")
 _AADSTS_RE = re.compile(r"AADSTS\d+:[^\"\\\r\n]*")
+_TRAILER_RE = re.compile(r"\s+Trace ID:")
 _TRANSIENT_AUTH_ERRORS = frozenset(("temporarily_unavailable", "server_error"))
 
 
@@ -141,9 +142,11 @@ def authority_url(authority_host: str | None, tenant_id: str | None) -> str:
 
 
 def _first_line(text: str | None) -> str:
+    """The first line of an Entra error_description, without its trace/correlation/timestamp trailer."""
     for line in (text or "").splitlines():
-        if line.strip():
-            return line.strip()
+        line = _TRAILER_RE.split(line, maxsplit=1)[0].strip()
+        if line:
+            return line
     return ""
 
 
@@ -264,8 +267,19 @@ class _MsalCredential(Credential):
             raise self._constructor_error(exc) from None
 
     def _constructor_error(self, exc: Exception) -> M365Error:
-        """msal's constructor runs tenant discovery; an unknown tenant surfaces here as a ValueError."""
-        text = str(exc)
+        """msal's constructor runs tenant discovery; an unknown tenant surfaces here as a ValueError.
+
+        msal re-raises the discovery failure with a generic text: the service's answer (and its AADSTS
+        code) is in the exception it was raised from, so the whole chain is searched.
+        """
+        texts = []
+        seen = 0
+        current: BaseException | None = exc
+        while current is not None and seen < 5:
+            texts.append(str(current))
+            current = current.__cause__ or current.__context__
+            seen += 1
+        text = " ".join(reversed(texts))
         found = _AADSTS_RE.search(text)
         status_match = re.search(r"HTTP status: (\d{3})", text)
         status = int(status_match.group(1)) if status_match else None
@@ -273,11 +287,11 @@ class _MsalCredential(Credential):
             code_match = re.search(r'"error"\s*:\s*"([^"]+)"', text)
             corr = re.search(r'"(?:correlation_id|trace_id)"\s*:\s*"([^"]+)"', text)
             return M365Error(
-                redact(found.group(0).strip(), self._secrets()), service="auth", status=status,
+                redact(_first_line(found.group(0)), self._secrets()), service="auth", status=status,
                 code=code_match.group(1) if code_match else "discovery_failed",
                 request_id=corr.group(1) if corr else None,
             )
-        message = redact(" ".join(text.split())[:500], self._secrets())
+        message = redact(" ".join(str(exc).split())[:500], self._secrets())
         return M365Error(f"Could not set up authentication for tenant {self.tenant_id!r} at {self.authority_host}: {message}",
                          service="auth", status=status, code="discovery_failed")
 
@@ -320,10 +334,25 @@ class _MsalCredential(Credential):
             if token != rejected:
                 # Another thread already replaced the rejected token.
                 return token
-            # msal refuses force_refresh for client credentials; dropping the app's cached
-            # app-only tokens makes the next call ask the token endpoint.
-            entry.app.remove_tokens_for_client()
+            # msal refuses force_refresh for client credentials; dropping the cached token for this
+            # resource (only) makes the next call ask the token endpoint.
+            _drop_cached_token(entry.app, resource, rejected)
             return self._acquire(entry.app, resource)
+
+
+def _drop_cached_token(app: Any, resource: str, rejected: str) -> None:
+    """Remove ``rejected`` from the app's token cache (all app-only tokens if the cache cannot be searched)."""
+    try:
+        cache = app.token_cache
+        kind = msal.TokenCache.CredentialType.ACCESS_TOKEN
+        found = [at for at in cache.search(kind, query={"client_id": app.client_id}) if at.get("secret") == rejected]
+        for at in found:
+            cache.remove_at(at)
+        if found:
+            return
+    except (AttributeError, TypeError, KeyError):
+        pass
+    app.remove_tokens_for_client()
 
 
 class ClientSecretCredential(_MsalCredential):

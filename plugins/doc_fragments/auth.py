@@ -13,7 +13,7 @@ class ModuleDocFragment:
 options:
   tenant_id:
     description:
-      - The Entra ID tenant to act on: its id (a GUID) or one of its verified domains.
+      - The Entra ID tenant to act on, by its id (a GUID) or one of its verified domains.
       - Falls back to the E(AZURE_TENANT_ID) environment variable.
     type: str
   client_id:
@@ -115,4 +115,22 @@ attributes:
     support: full
     membership:
       - m365ops.remediation.m365
+  idempotent:
+    description: Run again with the same options, the module reports no change and sends no write request.
+  platform:
+    platforms: posix
+    support: full
+    description: Runs on the Ansible controller and reaches Microsoft 365 over HTTPS.
+"""
+
+    INFO_MODULE = r"""
+attributes:
+  check_mode:
+    support: full
+    details: This module only reads.
+  diff_mode:
+    support: N/A
+    details: This module only reads.
+  idempotent:
+    support: full
 """

@@ -29,8 +29,8 @@ options:
     required: true
   state:
     description:
-      - V(absent) removes the addresses from the list. It is the only state: the block itself is set by
-        Microsoft's outbound spam protection.
+      - V(absent) removes the addresses from the list. It is the only state, because the block itself is set
+        by Microsoft's outbound spam protection.
     type: str
     choices: [absent]
     default: absent

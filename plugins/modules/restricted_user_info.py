@@ -32,7 +32,7 @@ extends_documentation_fragment:
   - m365ops.remediation.auth
   - m365ops.remediation.auth.attributes
   - ansible.builtin.action_common_attributes
-  - ansible.builtin.action_common_attributes.info_module
+  - m365ops.remediation.auth.info_module
 notes:
   - "Permissions: the application permission C(Exchange.ManageAsApp) on Office 365 Exchange Online, and the
     Entra role Security Administrator or Exchange Administrator assigned to the app's service principal."

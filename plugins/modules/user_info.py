@@ -26,7 +26,7 @@ extends_documentation_fragment:
   - m365ops.remediation.auth
   - m365ops.remediation.auth.attributes
   - ansible.builtin.action_common_attributes
-  - ansible.builtin.action_common_attributes.info_module
+  - m365ops.remediation.auth.info_module
 notes:
   - "Permissions: Microsoft Graph application permission C(User.Read.All)."
 """

@@ -1,0 +1,50 @@
+"""The collection as users get it: documentation renders, the build holds no development files."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+MODULES = sorted(p.stem for p in (ROOT / 'plugins' / 'modules').glob('*.py') if not p.name.startswith('_'))
+
+
+def ansible_env():
+    env = {k: v for k, v in os.environ.items() if not k.startswith('ANSIBLE_')}
+    env.update(ANSIBLE_COLLECTIONS_PATH=str(ROOT / '.tmp' / 'collections'), ANSIBLE_HOME=str(ROOT / '.tmp' / 'ansible-home'))
+    return env
+
+
+@pytest.mark.parametrize('module', MODULES)
+def test_ansible_doc_renders(module):
+    done = subprocess.run([str(BIN / 'ansible-doc'), f'm365ops.remediation.{module}'], env=ansible_env(),
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert 'EXAMPLES' in done.stdout and 'RETURN VALUES' in done.stdout
+    assert '[WARNING]' not in done.stderr, done.stderr
+
+
+def test_every_module_in_the_action_group():
+    runtime = yaml.safe_load((ROOT / 'meta' / 'runtime.yml').read_text())
+    assert sorted(runtime['action_groups']['m365']) == MODULES
+
+
+def test_build_has_no_development_files(tmp_path):
+    done = subprocess.run([str(BIN / 'ansible-galaxy'), 'collection', 'build', '--output-path', str(tmp_path), str(ROOT)],
+                          env=ansible_env(), capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    archive = tmp_path / 'm365ops-remediation-0.1.0.tar.gz'
+    with tarfile.open(archive) as tar:
+        names = tar.getnames()
+    assert 'plugins/modules/restricted_user.py' in names
+    assert 'meta/runtime.yml' in names
+    for prefix in ('.venv', '.tmp', '.git', '.ci', 'scripts', 'bench', 'requirements-dev.txt', '.ansible', '.pytest_cache'):
+        assert not any(n == prefix or n.startswith(prefix + '/') for n in names), prefix
+    assert not any('__pycache__' in n for n in names)

@@ -47,6 +47,12 @@ def contoso_credential(emulator, transport, client_id=None, secret=None):
 
 
 @pytest.fixture
+def make_credential(emulator):
+    """Build a contoso client-secret credential on another transport."""
+    return lambda transport, **kwargs: contoso_credential(emulator, transport, **kwargs)
+
+
+@pytest.fixture
 def credential(emulator, transport):
     return contoso_credential(emulator, transport)
 

@@ -171,7 +171,8 @@ def reference_keys(given: t.Iterable[t.Any]) -> list[str]:
     return rem.dedupe(str(g).strip() for g in given)
 
 
-def user_targets(graph: t.Any, given: t.Sequence[str], protected: t.Sequence[str] = ()) -> tuple[dict[str, dict[str, t.Any]], list[tuple[str, dict[str, t.Any]]]]:
+def user_targets(graph: t.Any, given: t.Sequence[str],
+                 protected: t.Sequence[str] = ()) -> tuple[dict[str, dict[str, t.Any]], list[tuple[str, dict[str, t.Any]]]]:
     """Resolve the users a changing module was given, keeping those it may act on.
 
     Returns ``(done, targets)``: ``done`` maps each reference that needs no further work to its final

@@ -19,7 +19,7 @@ description:
   - Reset the account's password before unblocking it; the M(m365ops.remediation.user_password) module and
     the P(m365ops.remediation.unblock_email#role) role do that.
 author:
-  - m365ops.remediation contributors
+  - m365ops maintainers (@m365ops)
 options:
   addresses:
     description:

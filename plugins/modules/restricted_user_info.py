@@ -14,7 +14,7 @@ description:
   - Each entry comes with the times it was created and changed and the reason, raw and parsed.
   - Never changes anything.
 author:
-  - m365ops.remediation contributors
+  - m365ops maintainers (@m365ops)
 options:
   addresses:
     description:

@@ -14,7 +14,7 @@ description:
     valid from), all users in one run (JSON batching).
   - A user that is not found is reported in its own entry, not as a task failure.
 author:
-  - m365ops.remediation contributors
+  - m365ops maintainers (@m365ops)
 options:
   users:
     description:

@@ -18,7 +18,7 @@ description:
   - With O(only_if_changed_before), a user whose password already changed at or after that time is left
     alone, so that running the task again does not reset again.
 author:
-  - m365ops.remediation contributors
+  - m365ops maintainers (@m365ops)
 options:
   users:
     description:

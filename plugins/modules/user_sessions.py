@@ -14,7 +14,7 @@ description:
   - With O(only_if_valid_from_before), a user whose sessions were already revoked at or after that time is
     left alone, so that running the task again does not revoke again.
 author:
-  - m365ops.remediation contributors
+  - m365ops maintainers (@m365ops)
 options:
   users:
     description:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import threading
@@ -72,7 +71,7 @@ def test_one_app_per_tenant_and_client_shared_by_credentials(emulator, transport
 
 def test_concurrent_threads_fetch_one_token(emulator, credential):
     with ThreadPoolExecutor(8) as pool:
-        tokens = set(pool.map(lambda _: credential.get_token(GRAPH_RESOURCE), range(32)))
+        tokens = set(pool.map(lambda i: credential.get_token(GRAPH_RESOURCE), range(32)))
     assert len(tokens) == 1
     assert len(token_posts(emulator)) == 1
 

@@ -187,7 +187,7 @@ def test_certificate_pfx(transport, tmp_path, app_cert):
 ])
 def test_certificate_errors(transport, tmp_path, app_cert, case, words):
     key_pem, cert_pem = app_cert
-    other_key, _ = make_app_certificate("other")
+    other_key = make_app_certificate("other")[0]
     path = {
         "missing_key": lambda: _write(tmp_path / "c.pem", cert_pem),
         "missing_cert": lambda: _write(tmp_path / "k.pem", key_pem),

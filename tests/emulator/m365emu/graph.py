@@ -188,7 +188,7 @@ class GraphService:
     @staticmethod
     def peek_tenant(request: Request) -> str | None:
         """The token's tenant id without validation, for fault matching and the journal."""
-        _, _, token = request.header("authorization").partition(" ")
+        token = request.header("authorization").partition(" ")[2]
         try:
             return str(jwt.decode(token.strip(), options={"verify_signature": False}).get("tid") or "") or None
         except jwt.PyJWTError:
@@ -475,7 +475,7 @@ class GraphService:
             if re.match(r"^[a-z]+://", url, re.I):
                 raise GraphError(400, "BadRequest", "Request URL must be relative to the batch endpoint's version.")
             rel = "/" + url.lstrip("/")
-            path, _, query_string = rel.partition("?")
+            path, _sep, query_string = rel.partition("?")
             tenant = self.emu.state.resolve(tenant_id)
             keys = {tenant_id.lower()} | ({d.lower() for d in tenant.domains} if tenant else set())
             decision = self.emu.faults.evaluate("graph", keys, "/v1.0" + rel, None, scope="item")

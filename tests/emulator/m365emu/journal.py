@@ -89,7 +89,7 @@ class Journal:
             "uptime_s": round(time.monotonic() - _STARTED, 3),
         }
         for key, value in counters.items():
-            group, _, name = key.partition(":")
+            group, _sep, name = key.partition(":")
             if group == "service":
                 out["per_service"][name] = value
             elif group == "status":

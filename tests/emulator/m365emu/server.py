@@ -50,7 +50,7 @@ class Handler(BaseHTTPRequestHandler):
             self.send_error(413)
             return
         body = self.rfile.read(length) if length else b""
-        path, _, query = self.path.partition("?")
+        path, _sep, query = self.path.partition("?")
         request = Request(
             method=self.command, path=path, query_string=query,
             headers={k.lower(): v for k, v in self.headers.items()}, body=body, client_ip=self.client_address[0],

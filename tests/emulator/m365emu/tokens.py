@@ -368,7 +368,7 @@ class TokenService:
 
     def validate(self, authorization: str, audience: str) -> dict[str, Any]:
         """Claims of a valid bearer token for ``audience``; raises :class:`TokenRejected` with the service wording."""
-        scheme, _, token = authorization.strip().partition(" ")
+        scheme, _sep, token = authorization.strip().partition(" ")
         if not authorization.strip() or (scheme.lower() == "bearer" and not token.strip()):
             raise TokenRejected("Access token is empty.")
         if scheme.lower() != "bearer":

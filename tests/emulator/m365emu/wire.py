@@ -89,7 +89,7 @@ def parse_datetime(value: str) -> dt.datetime:
         text = text[:-1] + "+00:00"
     # Python accepts at most 6 fractional digits; .NET writes 7.
     if "." in text:
-        head, _, rest = text.partition(".")
+        head, _sep, rest = text.partition(".")
         digits = ""
         while rest and rest[0].isdigit():
             digits, rest = digits + rest[0], rest[1:]

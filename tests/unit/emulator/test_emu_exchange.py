@@ -138,7 +138,7 @@ def test_concurrency_throttle(emulator, client, token):
     emulator.reset(seed)
     emulator.set_faults([{"service": "exchange", "latency_ms": 300}])
     with ThreadPoolExecutor(6) as pool:
-        statuses = list(pool.map(lambda _: EmuClient(emulator.base_url, emulator.ca_path).exchange(T, token, "Get-Mailbox").status_code,
+        statuses = list(pool.map(lambda _index: EmuClient(emulator.base_url, emulator.ca_path).exchange(T, token, "Get-Mailbox").status_code,
                                  range(6)))
     assert statuses.count(200) >= 2 and statuses.count(429) >= 1
     assert emulator.stats()["exchange_throttled"]["concurrency"] >= 1
@@ -148,7 +148,7 @@ def test_budget_throttle(emulator, client, token):
     seed = seeds.test_seed()
     seed["exchange"] = {"concurrency_per_tenant": 0, "budget_per_10s": 3}
     emulator.reset(seed)
-    statuses = [client.exchange(T, token, "Get-Mailbox", {"Identity": "rob"}) for _ in range(4)]
+    statuses = [client.exchange(T, token, "Get-Mailbox", {"Identity": "rob"}) for _attempt in range(4)]
     assert [r.status_code for r in statuses] == [200, 200, 200, 429]
     assert int(statuses[-1].headers["Retry-After"]) >= 1
     assert _err(statuses[-1])[0] == "TooManyRequests"

@@ -32,7 +32,7 @@ def token(client):
 
 def test_429_burst_with_and_without_retry_after(emulator, client, token):
     emulator.set_faults([{"service": "graph", "status": 429, "retry_after": "2", "count": 2}])
-    first, second, third = (client.graph("GET", "/users/rob@contoso.com", token) for _ in range(3))
+    first, second, third = (client.graph("GET", "/users/rob@contoso.com", token) for _attempt in range(3))
     assert (first.status_code, second.status_code, third.status_code) == (429, 429, 200)
     assert first.headers["Retry-After"] == "2" and first.json()["error"]["code"] == "TooManyRequests"
     assert first.json()["error"]["innerError"]["request-id"] == first.headers["request-id"]
@@ -74,7 +74,7 @@ def test_drop(emulator, client, token):
 def test_latency_overlaps(emulator, token):
     emulator.set_faults([{"service": "graph", "latency_ms": 400}])
 
-    def call(_):
+    def call(_index):
         return EmuClient(emulator.base_url, emulator.ca_path).graph("GET", "/users/rob@contoso.com", token).status_code
 
     start = time.monotonic()
@@ -86,7 +86,7 @@ def test_latency_overlaps(emulator, token):
 
 def test_rate(emulator, client, token):
     emulator.set_faults([{"service": "graph", "status": 503, "rate": 0.5}])
-    statuses = [client.graph("GET", "/users/rob@contoso.com", token).status_code for _ in range(40)]
+    statuses = [client.graph("GET", "/users/rob@contoso.com", token).status_code for _attempt in range(40)]
     assert 5 <= statuses.count(503) <= 35 and statuses.count(200) >= 5
 
 

@@ -77,8 +77,9 @@ def test_wrong_secret(client):
     assert resp.status_code == 401
     body = resp.json()
     assert body["error"] == "invalid_client" and body["error_codes"] == [7000215]
-    assert body["error_description"].startswith("AADSTS7000215: Invalid client secret provided. Ensure the secret being sent "
-                                                 "in the request is the client secret value, not the client secret ID")
+    assert body["error_description"].startswith(
+        "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent "
+        "in the request is the client secret value, not the client secret ID")
     assert seeds.CONTOSO_SECRET not in resp.text
 
 
@@ -124,9 +125,9 @@ def test_certificate_assertion_failures(emulator, client):
     expired = _assertion(emulator, seeds.CONTOSO_EXPIRED_CERT_KEY_PEM, seeds.CONTOSO_EXPIRED_CERT_PEM)
     number, text = code(expired)
     assert number == 700027 and "expired" in text
-    other_key, _ = make_app_certificate("intruder")
+    other_key = make_app_certificate("intruder")[0]
     forged_key = serialization.load_pem_private_key(other_key.encode(), password=None)
-    sha1, _ = thumbprints(seeds.CONTOSO_CERT_PEM)
+    sha1 = thumbprints(seeds.CONTOSO_CERT_PEM)[0]
     now = int(time.time())
     forged = jwt.encode({"aud": f"{emulator.base_url}/{seeds.CONTOSO_TENANT_ID}/oauth2/v2.0/token", "iss": seeds.CONTOSO_CLIENT_ID,
                          "sub": seeds.CONTOSO_CLIENT_ID, "exp": now + 600, "iat": now, "nbf": now, "jti": "x"},
@@ -157,7 +158,7 @@ def test_federated_assertion(emulator, client):
 
 
 def test_federated_assertion_with_jwks(emulator, client):
-    key_pem, _ = make_app_certificate("issuer")
+    key_pem = make_app_certificate("issuer")[0]
     key = serialization.load_pem_private_key(key_pem.encode(), password=None)
     jwk = jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key(), as_dict=True)
     jwk["kid"] = "k1"

@@ -222,7 +222,9 @@ class TokenService:
     def token_endpoints(self, tenant: Tenant) -> set[str]:
         """Every URL of this tenant's token endpoint (by id and by each domain), lower-case."""
         refs = [tenant.id] + tenant.domains
-        return {f"{self.base_url}/{r}/oauth2/v2.0/token".lower() for r in refs}
+        # A client may name the emulator as localhost rather than 127.0.0.1 (the certificate covers both).
+        bases = {self.base_url, self.base_url.replace("://127.0.0.1:", "://localhost:")}
+        return {f"{base}/{r}/oauth2/v2.0/token".lower() for base in bases for r in refs}
 
     def _check_assertion(self, request: Request, assertion: str, app: App, tenant: Tenant) -> Response | None:
         try:

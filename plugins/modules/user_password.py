@@ -166,6 +166,8 @@ password_file:
   type: str
 """
 
+import os
+
 from ansible_collections.m365ops.remediation.plugins.module_utils.base import M365Module
 from ansible_collections.m365ops.remediation.plugins.module_utils.errors import M365Error
 from ansible_collections.m365ops.remediation.plugins.module_utils import operations as ops
@@ -198,7 +200,8 @@ def main() -> None:
         m.module.fail_json(msg="only_if_changed_before: '%s' is not an ISO 8601 time such as 2026-11-20T08:00:00Z" % gate)
     if p['return_passwords'] and not m.module.no_log:
         m.module.fail_json(msg='return_passwords needs no_log: true on the task, so that the passwords are never logged')
-    if p['password_file']:
+    # In check mode the folder may not exist yet (a role makes it in the same run); what exists is checked.
+    if p['password_file'] and not (m.check_mode and not os.path.isdir(os.path.dirname(os.path.abspath(p['password_file'])))):
         try:
             secure_file.check_target(p['password_file'])
         except M365Error as error:

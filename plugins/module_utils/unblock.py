@@ -1,0 +1,215 @@
+# Copyright: m365ops.remediation contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The decisions of the unblock_email role, as plain functions over module results (no I/O).
+
+A *plan* is a list of per-user items. Each item has ``steps``: ``password``, ``sessions`` and
+``unblock``, each ``{"status", "msg"}`` with status one of
+
+- ``todo``: to be done by the next step of the role;
+- ``done`` / ``would_do`` (check mode): done by this run;
+- ``already_done``: nothing to do, it was done after the account was restricted;
+- ``skipped``: not done on purpose (protected account, not restricted, step turned off, earlier step failed);
+- ``failed``: tried (or could not be tried) and failed, with the reason.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from ansible_collections.m365ops.remediation.plugins.module_utils import remediation as rem
+
+STEPS = ('password', 'sessions', 'unblock')
+FINAL = ('done', 'would_do', 'already_done', 'skipped', 'failed')
+
+
+def _step(status: str, msg: str) -> dict[str, str]:
+    return {'status': status, 'msg': msg}
+
+
+def _all_steps(status: str, msg: str) -> dict[str, dict[str, str]]:
+    return {name: _step(status, msg) for name in STEPS}
+
+
+def plan(users: list[dict[str, t.Any]], entries: list[dict[str, t.Any]], protected: t.Iterable[str] = (),
+         reset_password: bool = True, revoke_sessions: bool = True) -> list[dict[str, t.Any]]:
+    """What to do for each user (``user_info`` results) given the Restricted Users list (``restricted_user_info`` entries).
+
+    A user is matched to the list by any of its SMTP addresses. The password and sessions steps are gated
+    on the moment the account was restricted, so that a re-run does not reset again.
+    """
+    listed = {e['address']: e for e in entries}
+    shielded = {str(p).strip().lower() for p in protected if str(p).strip()}
+    items = []
+    for user in users:
+        given = str(user.get('user', ''))
+        item: dict[str, t.Any] = {
+            'user': given,
+            'id': user.get('id'),
+            'user_principal_name': user.get('user_principal_name'),
+            'address': rem.normalize_address(given) if not user.get('found') else user.get('primary_smtp_address'),
+            'restricted': False,
+            'restricted_at': None,
+            'reason_details': {},
+        }
+        identities = set(user.get('addresses') or ()) | {given.lower(), str(user.get('id') or '').lower()}
+        entry = None
+        for address in [user.get('primary_smtp_address')] + sorted(user.get('addresses') or ()):
+            if address in listed:
+                entry = listed[address]
+                break
+        if entry is None and item['address'] in listed:
+            entry = listed[item['address']]
+        if entry is not None:
+            item.update(address=entry['address'], restricted=True, restricted_at=entry.get('created'),
+                        reason_details=entry.get('reason_details') or {})
+        item['protected'] = bool(identities & shielded)
+        if item['protected']:
+            item['steps'] = _all_steps('skipped', 'protected account: never touched')
+        elif not user.get('found'):
+            why = user.get('msg') or 'user not found'
+            if entry is not None:
+                why = 'no Entra ID user has this address, so its password cannot be reset; it stays blocked'
+            item['steps'] = _all_steps('failed', why)
+        elif entry is None:
+            item['steps'] = _all_steps('skipped', 'not on the Restricted Users list: nothing to do')
+        else:
+            item['steps'] = {
+                'password': _gate(reset_password, user.get('last_password_change'), item['restricted_at'],
+                                  'password already changed at %s, after the block' % user.get('last_password_change')),
+                'sessions': _gate(revoke_sessions, user.get('sign_in_sessions_valid_from'), item['restricted_at'],
+                                  'sessions already revoked at %s, after the block' % user.get('sign_in_sessions_valid_from')),
+                'unblock': _step('todo', ''),
+            }
+            if user.get('on_premises_sync_enabled') and item['steps']['password']['status'] == 'todo':
+                item['steps']['password'] = _step('failed', 'synchronised from on-premises Active Directory: reset the password '
+                                                            'in Active Directory, then run again')
+        items.append(item)
+    return block_unsafe_unblocks(items)
+
+
+def _gate(enabled: bool, last: t.Any, restricted_at: t.Any, already: str) -> dict[str, str]:
+    if not enabled:
+        return _step('skipped', 'turned off')
+    if rem.reset_needed(last, restricted_at):
+        return _step('todo', '')
+    return _step('already_done', already)
+
+
+def block_unsafe_unblocks(items: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
+    """An account is unblocked only once its password is under control: reset now, or already after the block."""
+    for item in items:
+        steps = item['steps']
+        if steps['unblock']['status'] == 'todo' and steps['password']['status'] == 'failed':
+            steps['unblock'] = _step('skipped', 'not unblocked because the password reset failed: ' + steps['password']['msg'])
+    return items
+
+
+def pending(items: list[dict[str, t.Any]], step: str, key: str = 'id') -> list[str]:
+    """The ``key`` of each item whose ``step`` is still to do, for the next module call."""
+    return [item[key] for item in items if item['steps'][step]['status'] == 'todo']
+
+
+def apply(items: list[dict[str, t.Any]], step: str, result: dict[str, t.Any], check_mode: bool = False) -> list[dict[str, t.Any]]:
+    """Fold a module's per-item ``results`` into the plan's ``step``; then withhold unsafe unblocks.
+
+    Password and session results are matched by user object id, unblock results by address.
+    """
+    key = 'address' if step == 'unblock' else 'id'
+    by_key = {}
+    for entry in (result or {}).get('results') or ():
+        name = entry.get('address') if step == 'unblock' else entry.get('id') or entry.get('user')
+        by_key[str(name).lower()] = entry
+    out = []
+    for item in items:
+        item = dict(item, steps=dict(item['steps']))
+        if item['steps'][step]['status'] == 'todo':
+            entry = by_key.get(str(item[key]).lower())
+            if entry is None:
+                continue_msg = (result or {}).get('msg') or 'no result for this user'
+                item['steps'][step] = _step('failed', continue_msg) if (result or {}).get('failed') else _step('todo', '')
+            elif entry.get('failed'):
+                item['steps'][step] = _step('failed', entry.get('msg') or 'failed')
+            elif entry.get('skipped'):
+                item['steps'][step] = _step('skipped', entry.get('msg') or 'skipped')
+            elif entry.get('changed'):
+                item['steps'][step] = _step('would_do' if check_mode else 'done', entry.get('msg') or '')
+                if step == 'unblock':
+                    item.update({k: entry[k] for k in ('unblocked_at', 'sending_expected_by', 'sending_expected_at_latest') if k in entry})
+            else:
+                item['steps'][step] = _step('already_done', entry.get('msg') or 'nothing to do')
+        out.append(item)
+    return block_unsafe_unblocks(out)
+
+
+def outcome(item: dict[str, t.Any]) -> str:
+    """One word for a user: remediated, would_remediate, already_remediated, skipped or failed."""
+    statuses = [item['steps'][name]['status'] for name in STEPS]
+    if item.get('protected'):
+        return 'skipped'
+    if 'failed' in statuses or (item.get('restricted') and item['steps']['unblock']['status'] == 'skipped'):
+        return 'failed'
+    if 'would_do' in statuses:
+        return 'would_remediate'
+    if 'done' in statuses:
+        return 'remediated'
+    if item.get('restricted') or all(s == 'already_done' for s in statuses):
+        return 'already_remediated'
+    return 'skipped'
+
+
+def tenant_report(items: list[dict[str, t.Any]], tenant: str, tenant_id: str | None, check_mode: bool,
+                  error: str | None = None, generated_at: str | None = None) -> dict[str, t.Any]:
+    """The report of one tenant: every user with every step, and the counts. Never a password or token."""
+    users = []
+    for item in items:
+        steps = {}
+        for name in STEPS:
+            status, msg = item['steps'][name]['status'], item['steps'][name]['msg']
+            if status == 'todo':
+                status, msg = 'failed', 'not reached: %s' % (error or 'an earlier step stopped the run')
+            steps[name] = {'status': status, 'msg': msg}
+        user = {k: item.get(k) for k in ('user', 'user_principal_name', 'id', 'address', 'protected', 'restricted', 'restricted_at', 'reason_details',
+                                          'unblocked_at', 'sending_expected_by', 'sending_expected_at_latest')}
+        user['steps'] = steps
+        user['outcome'] = outcome(dict(item, steps=steps))
+        users.append(user)
+    counts = {
+        'users': len(users),
+        'password_reset': sum(1 for u in users if u['steps']['password']['status'] in ('done', 'would_do')),
+        'sessions_revoked': sum(1 for u in users if u['steps']['sessions']['status'] in ('done', 'would_do')),
+        'unblocked': sum(1 for u in users if u['steps']['unblock']['status'] in ('done', 'would_do')),
+        'already_remediated': sum(1 for u in users if u['outcome'] == 'already_remediated'),
+        'skipped': sum(1 for u in users if u['outcome'] == 'skipped'),
+        'failed': sum(1 for u in users if u['outcome'] == 'failed'),
+    }
+    expected = [u['sending_expected_by'] for u in users if u.get('sending_expected_by')]
+    latest = [u['sending_expected_at_latest'] for u in users if u.get('sending_expected_at_latest')]
+    return {
+        'tenant': tenant,
+        'tenant_id': tenant_id,
+        'check_mode': bool(check_mode),
+        'generated_at': generated_at or rem.isoformat(rem.utcnow()),
+        'error': error,
+        'failed': bool(error) or counts['failed'] > 0,
+        'counts': counts,
+        'sending_expected_by': max(expected) if expected else None,
+        'sending_expected_at_latest': max(latest) if latest else None,
+        'users': users,
+    }
+
+
+def run_summary(reports: list[dict[str, t.Any]]) -> dict[str, t.Any]:
+    """Totals over every tenant's report, for the end-of-run summary."""
+    totals = {k: sum(r['counts'][k] for r in reports) for k in ('users', 'password_reset', 'sessions_revoked', 'unblocked',
+                                                                 'already_remediated', 'skipped', 'failed')}
+    expected = [r['sending_expected_by'] for r in reports if r.get('sending_expected_by')]
+    latest = [r['sending_expected_at_latest'] for r in reports if r.get('sending_expected_at_latest')]
+    return {
+        'tenants': len(reports),
+        'tenants_failed': sum(1 for r in reports if r.get('error')),
+        'check_mode': any(r.get('check_mode') for r in reports),
+        'totals': totals,
+        'sending_expected_by': max(expected) if expected else None,
+        'sending_expected_at_latest': max(latest) if latest else None,
+    }

@@ -48,3 +48,13 @@ def test_build_has_no_development_files(tmp_path):
     for prefix in ('.venv', '.tmp', '.git', '.ci', 'scripts', 'bench', 'requirements-dev.txt', '.ansible', '.pytest_cache'):
         assert not any(n == prefix or n.startswith(prefix + '/') for n in names), prefix
     assert not any('__pycache__' in n for n in names)
+
+
+def test_example_inventory_parses(tmp_path):
+    vault_password = tmp_path / 'vault-password'
+    vault_password.write_text('example-vault-password')
+    done = subprocess.run([str(BIN / 'ansible-inventory'), '-i', str(ROOT / 'playbooks' / 'inventory.example.yml'),
+                           '--vault-password-file', str(vault_password), '--host', 'contoso'],
+                          env=ansible_env(), capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert '"m365_client_secret": "replace-with-contoso-app-secret"' in done.stdout

@@ -53,8 +53,9 @@ def test_build_has_no_development_files(tmp_path):
 def test_example_inventory_parses(tmp_path):
     vault_password = tmp_path / 'vault-password'
     vault_password.write_text('example-vault-password')
-    done = subprocess.run([str(BIN / 'ansible-inventory'), '-i', str(ROOT / 'playbooks' / 'inventory.example.yml'),
-                           '--vault-password-file', str(vault_password), '--host', 'contoso'],
+    done = subprocess.run([str(BIN / 'ansible'), '-i', str(ROOT / 'playbooks' / 'inventory.example.yml'),
+                           '--vault-password-file', str(vault_password), 'contoso', '-m', 'ansible.builtin.debug',
+                           '-a', 'var=m365_client_secret'],
                           env=ansible_env(), capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
-    assert '"m365_client_secret": "replace-with-contoso-app-secret"' in done.stdout
+    assert '"m365_client_secret": "replace-with-contoso-app-secret"' in done.stdout, done.stdout

@@ -20,6 +20,9 @@ import typing as t
 from ansible_collections.m365ops.remediation.plugins.module_utils import remediation as rem
 
 STEPS = ('password', 'sessions', 'unblock')
+REPORTED = ('user', 'user_principal_name', 'id', 'address', 'protected', 'restricted', 'restricted_at', 'reason_details',
+            'unblocked_at', 'sending_expected_by', 'sending_expected_at_latest')
+COUNTED = ('users', 'password_reset', 'sessions_revoked', 'unblocked', 'already_remediated', 'skipped', 'failed')
 FINAL = ('done', 'would_do', 'already_done', 'skipped', 'failed')
 
 
@@ -169,8 +172,7 @@ def tenant_report(items: list[dict[str, t.Any]], tenant: str, tenant_id: str | N
             if status == 'todo':
                 status, msg = 'failed', 'not reached: %s' % (error or 'an earlier step stopped the run')
             steps[name] = {'status': status, 'msg': msg}
-        user = {k: item.get(k) for k in ('user', 'user_principal_name', 'id', 'address', 'protected', 'restricted', 'restricted_at', 'reason_details',
-                                          'unblocked_at', 'sending_expected_by', 'sending_expected_at_latest')}
+        user = {k: item.get(k) for k in REPORTED}
         user['steps'] = steps
         user['outcome'] = outcome(dict(item, steps=steps))
         users.append(user)
@@ -201,8 +203,7 @@ def tenant_report(items: list[dict[str, t.Any]], tenant: str, tenant_id: str | N
 
 def run_summary(reports: list[dict[str, t.Any]]) -> dict[str, t.Any]:
     """Totals over every tenant's report, for the end-of-run summary."""
-    totals = {k: sum(r['counts'][k] for r in reports) for k in ('users', 'password_reset', 'sessions_revoked', 'unblocked',
-                                                                 'already_remediated', 'skipped', 'failed')}
+    totals = {k: sum(r['counts'][k] for r in reports) for k in COUNTED}
     expected = [r['sending_expected_by'] for r in reports if r.get('sending_expected_by')]
     latest = [r['sending_expected_at_latest'] for r in reports if r.get('sending_expected_at_latest')]
     return {

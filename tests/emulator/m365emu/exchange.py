@@ -15,7 +15,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable
 
-from .state import Tenant
+from .state import CAS_DEFAULTS, Tenant
 from .tokens import EXCHANGE_RESOURCE, TokenRejected, token_has_role
 from .wire import Request, Response, iso_precise, json_response, new_id
 
@@ -155,6 +155,8 @@ class ExchangeService:
             "remove-blockedsenderaddress": self.remove_blocked,
             "get-mailbox": self.get_mailbox,
             "set-mailbox": self.set_mailbox,
+            "get-casmailbox": self.get_cas_mailbox,
+            "set-casmailbox": self.set_cas_mailbox,
         }
 
     @staticmethod
@@ -383,6 +385,45 @@ class ExchangeService:
             if not isinstance(args["DeliverToMailboxAndForward"], bool):
                 raise cmdlet_error("bad_value", name="DeliverToMailboxAndForward", detail="A Boolean value is expected.")
             changes["DeliverToMailboxAndForward"] = args["DeliverToMailboxAndForward"]
+        mailbox = user["mailbox"]
+        if all(mailbox.get(k) == v for k, v in changes.items()):
+            return [], [MESSAGES["no_change"].format(identity=args["Identity"])]
+        if not what_if:
+            mailbox.update(changes)
+        return [], []
+
+    @staticmethod
+    def _cas_object(user: dict[str, Any]) -> dict[str, Any]:
+        mailbox = user["mailbox"]
+        alias = user.get("mailNickname") or user["userPrincipalName"].split("@")[0]
+        primary = next((p.split(":", 1)[1] for p in user.get("proxyAddresses") or [] if p.startswith("SMTP:")), user.get("mail"))
+        out = {"Identity": alias, "Name": alias, "DisplayName": user.get("displayName"), "PrimarySmtpAddress": primary,
+               "ExternalDirectoryObjectId": user["id"], "OWAEnabled": True, "MAPIEnabled": True}
+        out.update({name: mailbox.get(name) for name in CAS_DEFAULTS})
+        return out
+
+    def get_cas_mailbox(self, tenant: Tenant, params: dict[str, Any], what_if: bool) -> tuple[list[dict[str, Any]], list[str]]:
+        """Get-CASMailbox [-Identity x] [-ResultSize n]: the mailbox's client access (protocol) settings."""
+        del what_if
+        args = self._params(params, ("Identity", "ResultSize"))
+        if args.get("Identity"):
+            user = tenant.find_mailbox_user(str(args["Identity"]))
+            if user is None:
+                raise cmdlet_error("not_found", identity=args["Identity"])
+            return [self._cas_object(user)], []
+        return [self._cas_object(u) for u in tenant.users if u.get("mailbox") is not None], []
+
+    def set_cas_mailbox(self, tenant: Tenant, params: dict[str, Any], what_if: bool) -> tuple[list[dict[str, Any]], list[str]]:
+        """Set-CASMailbox -Identity x [-PopEnabled b] [-ImapEnabled b] [-EwsEnabled b] [-ActiveSyncEnabled b]
+        [-SmtpClientAuthenticationDisabled b|$null]."""
+        args = self._params(params, ("Identity",) + tuple(CAS_DEFAULTS), ("Identity",))
+        user = tenant.find_mailbox_user(str(args["Identity"]))
+        if user is None:
+            raise cmdlet_error("not_found", identity=args["Identity"])
+        changes = {k: v for k, v in args.items() if k != "Identity"}
+        for name, value in changes.items():
+            if not isinstance(value, bool) and not (value is None and name == "SmtpClientAuthenticationDisabled"):
+                raise cmdlet_error("bad_value", name=name, detail="A Boolean value is expected.")
         mailbox = user["mailbox"]
         if all(mailbox.get(k) == v for k, v in changes.items()):
             return [], [MESSAGES["no_change"].format(identity=args["Identity"])]

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, quote, unquote, urlencode
 
 import jwt
 
-from .state import USER_PROPERTIES, Tenant
+from .state import USER_PROPERTIES, Tenant, folder_id
 from .tokens import GRAPH_RESOURCE, DIRECTORY_ROLES_CLAIM, TokenRejected, token_has_role
 from .wire import GRAPH_JSON_TYPE, Request, Response, json_response, iso_seconds, new_id, utcnow
 
@@ -40,6 +40,23 @@ ENABLE_PERMISSIONS = {"User.EnableDisableAccount.All", "User.ReadWrite.All", "Di
 WRITE_PERMISSIONS = {"User.ReadWrite.All", "Directory.ReadWrite.All"}
 REVOKE_PERMISSIONS = {"User.RevokeSessions.All", "User.ReadWrite.All", "Directory.ReadWrite.All"}
 PRIVILEGED_ROLES = ("Privileged Authentication Administrator", "Global Administrator")
+RULES_READ_PERMISSIONS = {"MailboxSettings.Read", "MailboxSettings.ReadWrite"}
+RULES_WRITE_PERMISSIONS = {"MailboxSettings.ReadWrite"}
+FOLDER_READ_PERMISSIONS = {"Mail.ReadBasic.All", "Mail.ReadBasic", "Mail.Read", "Mail.ReadWrite"}
+METHODS_READ_PERMISSIONS = {"UserAuthenticationMethod.Read.All", "UserAuthenticationMethod.ReadWrite.All"}
+METHODS_WRITE_PERMISSIONS = {"UserAuthenticationMethod.ReadWrite.All"}
+RULE_PATCHABLE = {"displayName", "sequence", "isEnabled", "conditions", "actions", "exceptions"}
+# Per-type routes under /users/{id}/authentication: segment -> @odata.type. Password methods cannot be deleted.
+METHOD_SEGMENTS = {
+    "phoneMethods": "#microsoft.graph.phoneAuthenticationMethod",
+    "emailMethods": "#microsoft.graph.emailAuthenticationMethod",
+    "fido2Methods": "#microsoft.graph.fido2AuthenticationMethod",
+    "microsoftAuthenticatorMethods": "#microsoft.graph.microsoftAuthenticatorAuthenticationMethod",
+    "softwareOathMethods": "#microsoft.graph.softwareOathAuthenticationMethod",
+    "temporaryAccessPassMethods": "#microsoft.graph.temporaryAccessPassAuthenticationMethod",
+    "windowsHelloForBusinessMethods": "#microsoft.graph.windowsHelloForBusinessAuthenticationMethod",
+    "passwordMethods": "#microsoft.graph.passwordAuthenticationMethod",
+}
 
 MAX_BATCH = 20
 DEFAULT_TOP = 100
@@ -231,6 +248,10 @@ class GraphService:
             if method != "POST":
                 raise GraphError(405, "Request_BadRequest", "Specified HTTP method is not allowed for the request target.")
             return self.revoke(parts[1], claims)
+        if parts[2] == "mailFolders" and len(parts) >= 4:
+            return self.mail_folders(method, parts, payload, claims)
+        if parts[2] == "authentication" and len(parts) >= 4:
+            return self.auth_methods(method, parts, claims)
         raise GraphError(400, "BadRequest", f"Resource not found for the segment '{parts[2]}'.")
 
     # -- users -----------------------------------------------------------------------------------------------
@@ -395,6 +416,102 @@ class GraphService:
             user["signInSessionsValidFromDateTime"] = iso_seconds(utcnow())
         return 200, {}, {"@odata.context": f"{METADATA}#Edm.Boolean", "value": True}
 
+    # -- mailbox: folders and inbox rules --------------------------------------------------------------------
+
+    def _need(self, claims: dict[str, Any], permissions: set[str], code: str = "ErrorAccessDenied",
+              message: str = "Access is denied. Check credentials and try again.") -> None:
+        if not self._roles(claims) & permissions:
+            raise GraphError(403, code, message)
+
+    @staticmethod
+    def _mailbox(user: dict[str, Any]) -> dict[str, Any]:
+        if user.get("mailbox") is None:
+            raise GraphError(404, "MailboxNotEnabledForRESTAPI", "The mailbox is either inactive, soft-deleted, or is hosted on-premise.")
+        return user
+
+    @staticmethod
+    def _folder(user: dict[str, Any], ref: str) -> dict[str, Any]:
+        for folder in user["mailFolders"]:
+            if folder["id"] == ref or (folder["wellKnownName"] or "").lower() == ref.lower():
+                return folder
+        raise GraphError(404, "ErrorItemNotFound", "The specified object was not found in the store.")
+
+    def mail_folders(self, method: str, parts: list[str], payload: Any, claims: dict[str, Any]) -> Result:
+        """GET /users/{id}/mailFolders/{folder}; GET/PATCH/DELETE /users/{id}/mailFolders/inbox/messageRules[/{rule}]."""
+        if len(parts) > 6 or (len(parts) >= 5 and parts[4] != "messageRules"):
+            raise GraphError(400, "BadRequest", f"Resource not found for the segment '{parts[-1]}'.")
+        allowed = {4: ("GET",), 5: ("GET",), 6: ("GET", "PATCH", "DELETE")}[len(parts)]
+        if method not in allowed:
+            raise GraphError(405, "Request_BadRequest", "Specified HTTP method is not allowed for the request target.")
+        if len(parts) == 4:
+            self._need(claims, FOLDER_READ_PERMISSIONS)
+        else:
+            self._need(claims, RULES_WRITE_PERMISSIONS if method != "GET" else RULES_READ_PERMISSIONS)
+        state = self.emu.state
+        with state.lock:
+            user = self._mailbox(self._user(self._tenant(claims), parts[1]))
+            folder = self._folder(user, parts[3])
+            base = f"{METADATA}#users('{user['id']}')/mailFolders"
+            if len(parts) == 4:
+                return 200, {}, {"@odata.context": f"{base}/$entity", "id": folder["id"], "displayName": folder["displayName"],
+                                 "parentFolderId": folder_root(user), "childFolderCount": 0, "unreadItemCount": 0,
+                                 "totalItemCount": 0, "isHidden": False}
+            if folder["wellKnownName"] != "inbox":
+                raise GraphError(400, "ErrorInvalidRequest", "Inbox rules are only supported on the Inbox folder.")
+            rules = user["messageRules"]
+            context = f"{base}('inbox')/messageRules"
+            if len(parts) == 5:
+                return 200, {}, {"@odata.context": context, "value": copy.deepcopy(sorted(rules, key=lambda r: r["sequence"]))}
+            rule = next((r for r in rules if r["id"] == parts[5]), None)
+            if rule is None:
+                raise GraphError(404, "ErrorItemNotFound", "The specified object was not found in the store.")
+            if method == "DELETE":
+                rules.remove(rule)
+                return 204, {}, None
+            if method == "PATCH":
+                self._patch_rule(rule, payload)
+            return 200, {}, {"@odata.context": f"{context}/$entity", **copy.deepcopy(rule)}
+
+    @staticmethod
+    def _patch_rule(rule: dict[str, Any], payload: Any) -> None:
+        if not isinstance(payload, dict) or not payload:
+            raise GraphError(400, "BadRequest", "Empty Payload. JSON content expected.")
+        for name, value in payload.items():
+            if name not in RULE_PATCHABLE:
+                raise GraphError(400, "RequestBodyRead", f"The property '{name}' does not exist on type 'microsoft.graph.messageRule'. "
+                                                         "Make sure to only use property names that are defined by the type.")
+            if name == "isEnabled" and not isinstance(value, bool):
+                raise GraphError(400, "RequestBodyRead", "Cannot convert the literal to the expected type 'Edm.Boolean'.")
+        rule.update(copy.deepcopy(payload))
+
+    # -- authentication methods ------------------------------------------------------------------------------
+
+    def auth_methods(self, method: str, parts: list[str], claims: dict[str, Any]) -> Result:
+        """GET /users/{id}/authentication/methods[/{id}]; GET/DELETE /users/{id}/authentication/{type}Methods/{id}."""
+        segment = parts[3]
+        if (segment != "methods" and segment not in METHOD_SEGMENTS) or len(parts) > 5:
+            raise GraphError(400, "BadRequest", f"Resource not found for the segment '{parts[-1]}'.")
+        deletable = len(parts) == 5 and segment not in ("methods", "passwordMethods")
+        if method not in (("GET", "DELETE") if deletable else ("GET",)):
+            raise GraphError(405, "Request_BadRequest", "Specified HTTP method is not allowed for the request target.")
+        denied = ("accessDenied", "Request Authorization failed")
+        self._need(claims, METHODS_WRITE_PERMISSIONS if method == "DELETE" else METHODS_READ_PERMISSIONS, *denied)
+        state = self.emu.state
+        with state.lock:
+            user = self._user(self._tenant(claims), parts[1])
+            kind = METHOD_SEGMENTS.get(segment)
+            methods = [m for m in user["authenticationMethods"] if kind is None or m["@odata.type"] == kind]
+            context = f"{METADATA}#users('{user['id']}')/authentication/{segment}"
+            if len(parts) == 4:
+                return 200, {}, {"@odata.context": context, "value": copy.deepcopy(methods)}
+            found = next((m for m in methods if m["id"].lower() == parts[4].lower()), None)
+            if found is None:
+                raise GraphError(404, "itemNotFound", f"The authentication method '{parts[4]}' was not found for this user.")
+            if method == "DELETE":
+                user["authenticationMethods"].remove(found)
+                return 204, {}, None
+            return 200, {}, {"@odata.context": f"{context}/$entity", **copy.deepcopy(found)}
+
     # -- $batch ----------------------------------------------------------------------------------------------
 
     def _batch(self, request: Request, claims: dict[str, Any], entry: dict[str, Any]) -> Result:
@@ -503,6 +620,11 @@ class GraphService:
             return status, {**base_headers, **headers_out}, out
         except GraphError as err:
             return err.status, {**base_headers, **err.headers}, error_body(err.code, err.message, request_id, client_request_id)
+
+
+def folder_root(user: dict[str, Any]) -> str:
+    """The id of the mailbox's root folder (parent of the top-level folders)."""
+    return folder_id(user["id"], "msgfolderroot")
 
 
 def directory_role_names(claims: dict[str, Any]) -> list[str]:

@@ -2,7 +2,11 @@
 
 Users of the contoso test tenant and what each one is for:
 
-- ``rob@contoso.com``: restricted; proxy alias ``smtp:robert@contoso.com``; mailbox forwards to ``smtp:exfil@evil.example``.
+- ``rob@contoso.com``: restricted; proxy alias ``smtp:robert@contoso.com``; mailbox forwards to ``smtp:exfil@evil.example``;
+  inbox rules: ``..`` forwards everything to ``exfil@evil.example`` (attacker), ``Clean up`` moves replies about spam
+  to RSS Feeds and marks them read (attacker), ``Move newsletters`` moves newsletters to his own folder (legitimate);
+  authentication methods: password, a mobile phone (legitimate, undated as phone methods are in Graph), an
+  Authenticator app registered in 2025 (legitimate) and one registered after ``RESTRICTED_AT`` (attacker).
 - ``ann@contoso.com``: restricted, plain case.
 - ``carl@contoso.com``: not restricted (nothing to do).
 - ``dana@contoso.com``: restricted, synced from on-premises AD (password reset refused, 400).
@@ -21,7 +25,9 @@ import random
 import uuid
 from typing import Any
 
+from .oidc import ISSUER_PLACEHOLDER
 from .pki import thumbprints
+from .state import PASSWORD_METHOD_ID, folder_id
 from .testkeys import CONTOSO_CERT_KEY_PEM, CONTOSO_CERT_PEM, CONTOSO_EXPIRED_CERT_KEY_PEM, CONTOSO_EXPIRED_CERT_PEM
 
 __all__ = [
@@ -29,9 +35,12 @@ __all__ = [
     "CONTOSO_NOPERM_CLIENT_ID", "CONTOSO_NOPERM_SECRET", "CONTOSO_PRIVILEGED_CLIENT_ID", "CONTOSO_PRIVILEGED_SECRET",
     "CONTOSO_CERT_KEY_PEM", "CONTOSO_CERT_PEM", "CONTOSO_CERT_THUMBPRINT", "CONTOSO_CERT_SHA256",
     "CONTOSO_EXPIRED_CERT_KEY_PEM", "CONTOSO_EXPIRED_CERT_PEM", "CONTOSO_FEDERATED_ISSUER", "CONTOSO_FEDERATED_SUBJECT",
-    "FEDERATED_AUDIENCE", "FABRIKAM_TENANT_ID", "FABRIKAM_DOMAIN", "FABRIKAM_CLIENT_ID", "FABRIKAM_SECRET",
+    "FEDERATED_AUDIENCE", "EMULATOR_OIDC_ISSUER", "CONTOSO_OIDC_SUBJECT", "CONTOSO_OIDC_REQUEST_TOKEN", "FABRIKAM_TENANT_ID", "FABRIKAM_DOMAIN", "FABRIKAM_CLIENT_ID", "FABRIKAM_SECRET",
     "NORTHWIND_TENANT_ID", "NORTHWIND_DOMAIN", "NORTHWIND_CLIENT_ID", "NORTHWIND_SECRET", "USER_IDS", "RESTRICTED_AT",
-    "OLD_CHANGE", "UNBLOCK_LIMIT", "SECRETS", "test_seed", "demo_seed", "generate_seed",
+    "OLD_CHANGE", "UNBLOCK_LIMIT", "SECRETS", "EXFIL_ADDRESS", "ROB_FORWARD_RULE_ID", "ROB_FORWARD_RULE_NAME",
+    "ROB_HIDE_RULE_ID", "ROB_HIDE_RULE_NAME", "ROB_NEWSLETTER_RULE_ID", "ROB_NEWSLETTER_RULE_NAME", "ROB_NEWSLETTER_FOLDER",
+    "ROB_PHONE_METHOD_ID", "ROB_OLD_AUTHENTICATOR_ID", "ROB_OLD_AUTHENTICATOR_CREATED", "ROB_ATTACKER_AUTHENTICATOR_ID",
+    "ROB_ATTACKER_AUTHENTICATOR_CREATED", "PASSWORD_METHOD_ID", "test_seed", "demo_seed", "generate_seed",
 ]
 
 CONTOSO_TENANT_ID = "6f1a9c3e-2b4d-4e8f-9a10-3c5d7e9f1b2a"
@@ -49,6 +58,11 @@ CONTOSO_CERT_THUMBPRINT, CONTOSO_CERT_SHA256 = thumbprints(CONTOSO_CERT_PEM)
 CONTOSO_FEDERATED_ISSUER = "https://token.actions.githubusercontent.com"
 CONTOSO_FEDERATED_SUBJECT = "repo:m365ops/remediation:ref:refs/heads/main"
 FEDERATED_AUDIENCE = "api://AzureADTokenExchange"
+# The emulator's own OIDC issuer ("{base_url}" is the emulator's URL): its tokens are signed and checked against its JWKS.
+EMULATOR_OIDC_ISSUER = ISSUER_PLACEHOLDER
+CONTOSO_OIDC_SUBJECT = "repo:m365ops/remediation:environment:production"
+# ACTIONS_ID_TOKEN_REQUEST_TOKEN of a seeded CI job whose tokens carry CONTOSO_OIDC_SUBJECT.
+CONTOSO_OIDC_REQUEST_TOKEN = "emu-actions-request-token-contoso-Vn4Qs8Lr"
 
 FABRIKAM_TENANT_ID = "0c4b8e2a-7d1f-4a3c-b5e9-8f2d6a1c3e70"
 FABRIKAM_DOMAIN = "fabrikam.com"
@@ -64,6 +78,22 @@ SECRETS = (CONTOSO_SECRET, CONTOSO_NOPERM_SECRET, CONTOSO_PRIVILEGED_SECRET, FAB
 RESTRICTED_AT = "2026-11-20T08:00:00Z"
 OLD_CHANGE = "2026-06-01T00:00:00Z"
 UNBLOCK_LIMIT = 3
+
+# Rob's mailbox after the compromise: what the containment modules find and clean.
+EXFIL_ADDRESS = "exfil@evil.example"
+ROB_FORWARD_RULE_ID = "AQAAAJ5dZp8="
+ROB_FORWARD_RULE_NAME = ".."
+ROB_HIDE_RULE_ID = "AQAAAJ5dZqA="
+ROB_HIDE_RULE_NAME = "Clean up"
+ROB_NEWSLETTER_RULE_ID = "AQAAAJ5dZp4="
+ROB_NEWSLETTER_RULE_NAME = "Move newsletters"
+ROB_NEWSLETTER_FOLDER = "Newsletters"
+# Graph's fixed id of a user's mobile phone method.
+ROB_PHONE_METHOD_ID = "3179e48a-750b-4051-897c-87b9720928f7"
+ROB_OLD_AUTHENTICATOR_ID = "6f3c2a1b-7d4e-4b8a-9c0d-1e2f3a4b5c60"
+ROB_OLD_AUTHENTICATOR_CREATED = "2025-03-04T10:15:00Z"
+ROB_ATTACKER_AUTHENTICATOR_ID = "b41e8c7d-2a9f-4e3b-8d6c-5f7a0b1c2d90"
+ROB_ATTACKER_AUTHENTICATOR_CREATED = "2026-11-20T09:12:44Z"
 
 # Object ids by UPN.
 USER_IDS = {
@@ -83,7 +113,8 @@ USER_IDS = {
 }
 
 GRAPH_PERMISSIONS = ["User.Read.All", "User.ReadWrite.All", "User-PasswordProfile.ReadWrite.All", "User.RevokeSessions.All",
-                     "User.EnableDisableAccount.All", "MailboxSettings.ReadWrite"]
+                     "User.EnableDisableAccount.All", "MailboxSettings.ReadWrite", "Mail.ReadBasic.All",
+                     "UserAuthenticationMethod.ReadWrite.All"]
 EXCHANGE_PERMISSIONS = ["Exchange.ManageAsApp"]
 OUTBOUND_SPAM_REASON = "OutboundSpamLast24Hours=412;OutboundMailLast24Hours=1520;OutboundSpamPercent=27"
 EXTERNAL_LIMIT_REASON = "ExceedingLimitType=External;InternalRecipientCountToday=0;ExternalRecipientCountToday=1520"
@@ -120,10 +151,42 @@ def _app(client_id: str, secret: str, name: str, roles: list[str], *, certificat
     }
 
 
+def _recipient(address: str, name: str | None = None) -> dict[str, Any]:
+    return {"emailAddress": {"name": name or address, "address": address}}
+
+
+def _rob_containment() -> dict[str, Any]:
+    """What an attacker left in rob's mailbox and account, next to his own rule and methods."""
+    folder = folder_id(USER_IDS["rob@contoso.com"], ROB_NEWSLETTER_FOLDER)
+    rss = folder_id(USER_IDS["rob@contoso.com"], "RSS Feeds")
+    authenticator = "#microsoft.graph.microsoftAuthenticatorAuthenticationMethod"
+    return {
+        "mailFolders": [{"displayName": ROB_NEWSLETTER_FOLDER}],
+        "messageRules": [
+            {"id": ROB_NEWSLETTER_RULE_ID, "displayName": ROB_NEWSLETTER_RULE_NAME, "sequence": 1,
+             "conditions": {"senderContains": ["newsletter@"]}, "actions": {"moveToFolder": folder, "stopProcessingRules": True}},
+            {"id": ROB_FORWARD_RULE_ID, "displayName": ROB_FORWARD_RULE_NAME, "sequence": 2,
+             "actions": {"forwardTo": [_recipient(EXFIL_ADDRESS, "exfil")], "stopProcessingRules": False}},
+            {"id": ROB_HIDE_RULE_ID, "displayName": ROB_HIDE_RULE_NAME, "sequence": 3,
+             "conditions": {"bodyOrSubjectContains": ["spam", "hacked", "undeliverable"]},
+             "actions": {"moveToFolder": rss, "markAsRead": True, "stopProcessingRules": True}},
+        ],
+        "authenticationMethods": [
+            {"@odata.type": "#microsoft.graph.phoneAuthenticationMethod", "id": ROB_PHONE_METHOD_ID,
+             "phoneNumber": "+1 2065550100", "phoneType": "mobile", "smsSignInState": "notAllowedByPolicy"},
+            {"@odata.type": authenticator, "id": ROB_OLD_AUTHENTICATOR_ID, "displayName": "Rob's iPhone",
+             "deviceTag": "SoftwareTokenActivated", "phoneAppVersion": "6.8.7", "createdDateTime": ROB_OLD_AUTHENTICATOR_CREATED},
+            {"@odata.type": authenticator, "id": ROB_ATTACKER_AUTHENTICATOR_ID, "displayName": "SM-G998B",
+             "deviceTag": "SoftwareTokenActivated", "phoneAppVersion": "6.2401.0119", "createdDateTime": ROB_ATTACKER_AUTHENTICATOR_CREATED},
+        ],
+    }
+
+
 def _contoso() -> dict[str, Any]:
     main_app = _app(CONTOSO_CLIENT_ID, CONTOSO_SECRET, "m365ops-remediation", ["Exchange Administrator", "User Administrator"],
                     certificates=[CONTOSO_CERT_PEM, CONTOSO_EXPIRED_CERT_PEM],
-                    federated=[{"issuer": CONTOSO_FEDERATED_ISSUER, "subject": CONTOSO_FEDERATED_SUBJECT, "audience": FEDERATED_AUDIENCE}])
+                    federated=[{"issuer": CONTOSO_FEDERATED_ISSUER, "subject": CONTOSO_FEDERATED_SUBJECT, "audience": FEDERATED_AUDIENCE},
+                               {"issuer": EMULATOR_OIDC_ISSUER, "subject": CONTOSO_OIDC_SUBJECT, "audience": FEDERATED_AUDIENCE}])
     return {
         "id": CONTOSO_TENANT_ID, "name": "Contoso", "domains": [CONTOSO_DOMAIN, CONTOSO_INITIAL_DOMAIN],
         "unblock_limit": UNBLOCK_LIMIT,
@@ -135,7 +198,8 @@ def _contoso() -> dict[str, Any]:
         ],
         "users": [
             _user("rob@contoso.com", "Rob Miller", aliases=("robert@contoso.com",),
-                  mailbox={"ForwardingSmtpAddress": "smtp:exfil@evil.example", "ForwardingAddress": None, "DeliverToMailboxAndForward": True}),
+                  mailbox={"ForwardingSmtpAddress": "smtp:exfil@evil.example", "ForwardingAddress": None, "DeliverToMailboxAndForward": True},
+                  **_rob_containment()),
             _user("ann@contoso.com", "Ann Lee"),
             _user("carl@contoso.com", "Carl Berg"),
             _user("dana@contoso.com", "Dana White", onPremisesSyncEnabled=True),
@@ -181,6 +245,7 @@ def test_seed() -> dict[str, Any]:
         ],
         "faults": [],
         "exchange": {"concurrency_per_tenant": 8, "budget_per_10s": 400},
+        "oidc": {"request_tokens": {CONTOSO_OIDC_REQUEST_TOKEN: {"subject": CONTOSO_OIDC_SUBJECT, "lifetime": 300}}},
     }
 
 

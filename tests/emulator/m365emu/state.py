@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 import datetime as dt
 import hashlib
@@ -37,6 +38,15 @@ USER_PROPERTIES = (
 )
 
 MAILBOX_FIELDS = ("ForwardingSmtpAddress", "ForwardingAddress", "DeliverToMailboxAndForward")
+# Client access settings (Get-/Set-CASMailbox) and their defaults; SmtpClientAuthenticationDisabled null = the tenant's setting.
+CAS_DEFAULTS = {"PopEnabled": True, "ImapEnabled": True, "EwsEnabled": True, "ActiveSyncEnabled": True,
+                "SmtpClientAuthenticationDisabled": None}
+# The folders every mailbox has: (well-known name, display name).
+WELL_KNOWN_FOLDERS = (("inbox", "Inbox"), ("drafts", "Drafts"), ("sentitems", "Sent Items"), ("deleteditems", "Deleted Items"),
+                      ("junkemail", "Junk Email"), ("archive", "Archive"), ("outbox", "Outbox"),
+                      ("conversationhistory", "Conversation History"), (None, "RSS Feeds"))
+# The password method's fixed id in Graph; it is always there and cannot be deleted.
+PASSWORD_METHOD_ID = "28c10230-6103-485e-b985-444c60001490"
 
 # Cheap on purpose: benchmarks reset thousands of passwords; the point is only that the clear text is never kept.
 _HASH_ITERATIONS = 1000
@@ -192,10 +202,45 @@ def _user_from_seed(raw: dict[str, Any], tenant_domain: str) -> dict[str, Any]:
     if "mailbox" in raw and raw["mailbox"] is None:
         user["mailbox"] = None
     else:
-        mailbox = {"ForwardingSmtpAddress": None, "ForwardingAddress": None, "DeliverToMailboxAndForward": False}
-        mailbox.update({k: v for k, v in (raw.get("mailbox") or {}).items() if k in MAILBOX_FIELDS})
+        mailbox = {"ForwardingSmtpAddress": None, "ForwardingAddress": None, "DeliverToMailboxAndForward": False, **CAS_DEFAULTS}
+        mailbox.update({k: v for k, v in (raw.get("mailbox") or {}).items() if k in MAILBOX_FIELDS or k in CAS_DEFAULTS})
         user["mailbox"] = mailbox
+        user["mailFolders"] = _folders_from_seed(user["id"], raw.get("mailFolders") or [])
+        user["messageRules"] = [_rule_from_seed(r, i) for i, r in enumerate(raw.get("messageRules") or [])]
+    methods = [{"@odata.type": "#microsoft.graph.passwordAuthenticationMethod", "id": PASSWORD_METHOD_ID, "password": None,
+                "createdDateTime": None}]
+    methods += [dict(m) for m in raw.get("authenticationMethods") or [] if m.get("id") != PASSWORD_METHOD_ID]
+    for method in methods:
+        if not str(method.get("@odata.type", "")).startswith("#microsoft.graph.") or not method.get("id"):
+            raise SeedError("every authentication method needs an @odata.type (#microsoft.graph....) and an id")
+    user["authenticationMethods"] = methods
     return user
+
+
+def folder_id(user_id: str, name: str) -> str:
+    """A stable, opaque mail folder id in the style of Exchange's base64 ids."""
+    raw = uuid.uuid5(uuid.NAMESPACE_URL, f"folder/{user_id}/{name.lower()}").bytes
+    return "AAMkAD" + base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def _folders_from_seed(user_id: str, extra: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    folders = [{"id": folder_id(user_id, name), "displayName": name, "wellKnownName": known}
+               for known, name in WELL_KNOWN_FOLDERS]
+    for raw in extra:
+        if not raw.get("displayName"):
+            raise SeedError("every extra mail folder needs a displayName")
+        folders.append({"id": raw.get("id") or folder_id(user_id, raw["displayName"]), "displayName": raw["displayName"],
+                        "wellKnownName": None})
+    return folders
+
+
+def _rule_from_seed(raw: dict[str, Any], index: int) -> dict[str, Any]:
+    if not raw.get("id") or not raw.get("displayName"):
+        raise SeedError("every inbox rule needs an id and a displayName")
+    return {"id": raw["id"], "displayName": raw["displayName"], "sequence": int(raw.get("sequence", index + 1)),
+            "isEnabled": bool(raw.get("isEnabled", True)), "hasError": False, "isReadOnly": False,
+            "conditions": copy.deepcopy(raw.get("conditions") or {}), "actions": copy.deepcopy(raw.get("actions") or {}),
+            "exceptions": copy.deepcopy(raw.get("exceptions") or {})}
 
 
 def _app_from_seed(raw: dict[str, Any]) -> App:

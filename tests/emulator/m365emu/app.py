@@ -12,6 +12,7 @@ from .exchange import ExchangeService, is_write
 from .faults import FaultEngine, FaultError
 from .graph import GraphService
 from .journal import Journal
+from .oidc import PREFIX as OIDC_PREFIX, OidcIssuer
 from .state import SeedError, State
 from .tokens import TokenService, aad_error
 from .wire import Request, Response, json_response, parse_datetime
@@ -31,6 +32,9 @@ class Emulator:
         self.start_seed = copy.deepcopy(seed)
         self.state = State(seed)
         self.tokens = TokenService(lambda: self.state, self.base_url)
+        self.oidc = OidcIssuer(self.base_url, _oidc_request_tokens(seed))
+        self.tokens.oidc = self.oidc
+        self.tokens.jwks_resolvers.append(self.oidc.jwks_resolver)
         self.faults = FaultEngine()
         self.faults.set(list(seed.get("faults") or []))
         self.journal = Journal()
@@ -45,6 +49,9 @@ class Emulator:
             return self.control(request)
         if request.path.startswith("/v1.0/"):
             return self._service(request, "graph", self.graph.peek_tenant(request), None)
+        if request.path.startswith(OIDC_PREFIX + "/"):
+            return self._finish({"tenant": None, "service": "oidc", "method": request.method,
+                                 "path": request.path, "cmdlet": None, "write": False}, self.oidc.handle(request))
         match = _EXCHANGE_PATH.match(request.path)
         if match:
             return self._service(request, "exchange", match.group(1), self.exchange.peek_cmdlet(request))
@@ -172,6 +179,10 @@ class Emulator:
             if route == ("POST", "expire_tokens"):
                 self.tokens.expire_all()
                 return json_response(200, {"ok": True})
+            if name.startswith("oidc/"):
+                answer = self.oidc.control(name, payload)
+                if answer is not None:
+                    return answer
         except (FaultError, SeedError, ValueError, KeyError, TypeError) as exc:
             return json_response(400, {"error": f"{type(exc).__name__}: {exc}"})
         return json_response(404, {"error": f"no control route {request.method} /_emulator/{name}"})
@@ -181,6 +192,8 @@ class Emulator:
         seed = copy.deepcopy(seed) if seed else copy.deepcopy(self.start_seed)
         new_state = State(seed)
         self.faults.set(list(seed.get("faults") or []))
+        for token, job in _oidc_request_tokens(seed).items():
+            self.oidc.add_request_token(str(job["subject"]), float(job.get("lifetime", 300)), token)
         self.state = new_state
         self.journal.clear()
         self.tokens.reset()
@@ -204,6 +217,12 @@ class Emulator:
             entry = tenant.restrict(str(payload["address"]), payload.get("reason"), when, bool(payload.get("temporary", False)))
             view = {k: (v if not hasattr(v, "isoformat") else v.isoformat()) for k, v in entry.items()}
         return json_response(200, {"restricted": view})
+
+
+def _oidc_request_tokens(seed: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The seed's CI jobs: ``{"oidc": {"request_tokens": {token: {"subject", "lifetime"}}}}``."""
+    oidc = seed.get("oidc") or {}
+    return dict(oidc.get("request_tokens") or {}) if isinstance(oidc, dict) else {}
 
 
 def load_seed(text: str) -> dict[str, Any]:

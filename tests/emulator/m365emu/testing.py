@@ -173,6 +173,23 @@ class EmulatorProcess:
         """Request counters."""
         return self._call("GET", "stats")
 
+    def oidc_token(self, subject: str, audience: str = "api://AzureADTokenExchange", lifetime: float = 300,
+                   path: str | Path | None = None) -> str:
+        """A token of the emulator's OIDC issuer (negative ``lifetime``: already expired); written to ``path`` if given."""
+        token = self._call("POST", "oidc/token", {"subject": subject, "audience": audience, "lifetime": lifetime})["token"]
+        if path is not None:
+            Path(path).write_text(token, encoding="utf-8")
+        return token
+
+    def oidc_job(self, subject: str, lifetime: float = 300) -> dict[str, str]:
+        """A CI job of the OIDC issuer: ``ACTIONS_ID_TOKEN_REQUEST_URL`` and ``..._TOKEN`` minting tokens for ``subject``."""
+        job = self._call("POST", "oidc/request_token", {"subject": subject, "lifetime": lifetime})
+        return {"ACTIONS_ID_TOKEN_REQUEST_URL": job["request_url"], "ACTIONS_ID_TOKEN_REQUEST_TOKEN": job["request_token"]}
+
+    def oidc_minted(self) -> int:
+        """How many tokens the OIDC issuer has signed since start."""
+        return self._call("GET", "oidc/stats")["minted"]
+
     def env(self) -> dict[str, str]:
         """Environment variables that point a module at this emulator."""
         return {"AZURE_AUTHORITY_HOST": self.base_url, "M365_GRAPH_ENDPOINT": self.base_url,

@@ -92,6 +92,8 @@ class TokenService:
         self.issued: dict[str, float] = {}
         self.cutoff: float | None = None
         self.jwks_resolvers: list[JwksResolver] = [_seed_jwks]
+        # The emulator's own OIDC issuer (oidc.OidcIssuer): expands "{base_url}" in a credential's issuer.
+        self.oidc: Any = None
 
     # -- discovery -------------------------------------------------------------------------------------------
 
@@ -305,7 +307,8 @@ class TokenService:
         match = None
         for cred in app.federated_credentials:
             allowed = cred.get("audiences") or [cred.get("audience", "api://AzureADTokenExchange")]
-            if cred.get("issuer") == issuer and cred.get("subject") == subject and any(a in allowed for a in audiences):
+            cred_issuer = self.oidc.expand(cred.get("issuer")) if self.oidc is not None else cred.get("issuer")
+            if cred_issuer == issuer and cred.get("subject") == subject and any(a in allowed for a in audiences):
                 match = cred
                 break
         if match is None:

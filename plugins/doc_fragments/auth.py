@@ -49,6 +49,28 @@ options:
     description:
       - A federated (workload identity) token given as a value instead of a file.
     type: str
+  federated_token_request_url:
+    description:
+      - URL from which a CI job requests its OIDC token, used as the federated token when no other credential
+        is set. In GitHub Actions this is E(ACTIONS_ID_TOKEN_REQUEST_URL), which the runner sets when the job
+        is allowed to request one (C(id-token) permission set to C(write)); O(federated_token_audience) is
+        appended to it as C(&audience=).
+      - The token is requested again when it is within a minute of its expiry, so runs longer than its
+        lifetime keep working.
+      - Falls back to the E(ACTIONS_ID_TOKEN_REQUEST_URL) environment variable.
+    type: str
+  federated_token_request_token:
+    description:
+      - Bearer token that authorizes the request to O(federated_token_request_url).
+      - Falls back to the E(ACTIONS_ID_TOKEN_REQUEST_TOKEN) environment variable.
+    type: str
+  federated_token_audience:
+    description:
+      - Audience requested from O(federated_token_request_url); it must match the audience of the app's
+        federated credential. Use V(api://AzureADTokenExchangeUSGov) or V(api://AzureADTokenExchangeChina)
+        in those national clouds.
+    type: str
+    default: api://AzureADTokenExchange
   access_token:
     description:
       - A pre-acquired access token, used as it is for every request instead of signing in. It must be valid
@@ -99,9 +121,10 @@ options:
     default: 120
 notes:
   - Authentication uses the first of O(access_token), O(client_certificate_path), O(federated_token_file) or
-    O(federated_token), and O(client_secret) that is set.
+    O(federated_token), O(client_secret), and O(federated_token_request_url) that is set.
   - The module runs on the Ansible controller and needs the Python packages C(msal) and C(requests) there.
-  - Secrets (O(client_secret), O(client_certificate_password), O(federated_token), O(access_token)) are never
+  - Secrets (O(client_secret), O(client_certificate_password), O(federated_token), O(federated_token_request_token),
+    O(access_token)) are never
     logged; tenant and client ids are not secret and stay visible.
 requirements:
   - msal >= 1.24.0

@@ -25,7 +25,7 @@ import threading
 import time
 import traceback
 from typing import Any, NoReturn
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from ansible_collections.m365ops.remediation.plugins.module_utils.errors import M365Error, redact
 
@@ -82,7 +82,9 @@ MICROSOFT_AUTHORITY_HOSTS = frozenset((
 CREDENTIAL_OPTIONS_HELP = (
     "client_secret (env AZURE_CLIENT_SECRET), client_certificate_path (env AZURE_CLIENT_CERTIFICATE_PATH, "
     "with client_certificate_password / AZURE_CLIENT_CERTIFICATE_PASSWORD if the key is encrypted), "
-    "federated_token_file (env AZURE_FEDERATED_TOKEN_FILE) or federated_token, or access_token"
+    "federated_token_file (env AZURE_FEDERATED_TOKEN_FILE) or federated_token, access_token, or in GitHub Actions "
+    "federated_token_request_url with federated_token_request_token (env ACTIONS_ID_TOKEN_REQUEST_URL and "
+    "ACTIONS_ID_TOKEN_REQUEST_TOKEN, set by 'permissions: id-token: write')"
 )
 
 _TENANT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,253}$")
@@ -539,31 +541,69 @@ class CertificateCredential(_MsalCredential):
         return _digest(self._key_pem, self.thumbprint, self.sha256)
 
 
+FEDERATED_AUDIENCE = "api://AzureADTokenExchange"
+# A fetched CI token is used again until it is this close to its expiry (GitHub's last 5 to 10 minutes).
+FEDERATED_REFRESH_MARGIN = 60.0
+
+
 class FederatedTokenCredential(_MsalCredential):
     """Client id + a federated (workload identity) token used as the client assertion.
 
-    ``token_file`` is re-read for every token request, because Kubernetes and CI runners rotate it;
-    when both are given the file wins.
+    The token comes from, in this order: ``token_file`` (re-read for every token request, because
+    Kubernetes and CI runners rotate it), ``token`` (a value), or ``request_url`` + ``request_token``
+    (GitHub Actions' ``ACTIONS_ID_TOKEN_REQUEST_URL``/``ACTIONS_ID_TOKEN_REQUEST_TOKEN``: the token is
+    requested for ``audience`` and fetched again when it is within ``refresh_margin`` seconds of its expiry,
+    so a run longer than the token's life keeps working). msal calls :meth:`assertion` for every token
+    request it sends, and caches access tokens in between.
     """
 
     method = "federated"
 
     def __init__(self, tenant_id: str, client_id: str, *, token_file: str | None = None, token: str | None = None,
+                 request_url: str | None = None, request_token: str | None = None, audience: str | None = None,
+                 refresh_margin: float = FEDERATED_REFRESH_MARGIN,
                  authority_host: str | None = DEFAULT_AUTHORITY_HOST, transport: Any) -> None:
         super().__init__(tenant_id, client_id, authority_host=authority_host, transport=transport)
         self.token_file = token_file
         self.token = token
+        self.request_url = (request_url or "").strip() or None
+        self.request_token = request_token
+        self.audience = (audience or "").strip() or FEDERATED_AUDIENCE
+        self.refresh_margin = refresh_margin
         self._last: str | None = None
+        self._fetched: str | None = None
+        self._fetched_expiry: float | None = None
+        self._fetch_lock = threading.Lock()
+
+    @property
+    def source(self) -> str:
+        """Where the assertion comes from: ``file``, ``value`` or ``request_url``."""
+        if self.token_file:
+            return "file"
+        if self.token:
+            return "value"
+        return "request_url"
 
     def _secrets(self) -> list[str]:
-        return [self.token or "", self._last or ""]
+        return [self.token or "", self._last or "", self.request_token or "", self._fetched or ""]
 
     def validate(self) -> None:
         self._validate_common()
         if self.token_file:
             self._read_file()
-        elif not self.token:
-            raise _config_error("federated_token_file (env AZURE_FEDERATED_TOKEN_FILE) or federated_token is required")
+        elif self.token:
+            pass
+        elif self.request_url:
+            parts = urlsplit(self.request_url)
+            if parts.scheme.lower() != "https" or not parts.hostname:
+                raise _config_error("federated_token_request_url (env ACTIONS_ID_TOKEN_REQUEST_URL) must be an https URL")
+            if not self.request_token:
+                raise _config_error("federated_token_request_url is set but federated_token_request_token "
+                                    "(env ACTIONS_ID_TOKEN_REQUEST_TOKEN) is not: in GitHub Actions the job needs "
+                                    "'permissions: id-token: write'")
+        else:
+            raise _config_error("federated_token_file (env AZURE_FEDERATED_TOKEN_FILE), federated_token, or "
+                                "federated_token_request_url with federated_token_request_token is required")
         self._validated = True
 
     def _read_file(self) -> str:
@@ -577,11 +617,47 @@ class FederatedTokenCredential(_MsalCredential):
         self._last = token
         return token
 
+    def _request_target(self) -> str:
+        # As GitHub's toolkit does: the request URL already has a query (api-version), the audience is appended.
+        separator = "&" if "?" in (self.request_url or "") else "?"
+        return f"{self.request_url}{separator}audience={quote(self.audience, safe='')}"
+
+    def _fetch(self) -> str:
+        response = self.transport.request(
+            "GET", self._request_target(), service="auth",
+            headers={"Authorization": f"Bearer {self.request_token}", "Accept": "application/json"},
+        )
+        where = (self.request_url or "").split("?", 1)[0]
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if response.status_code != 200 or not isinstance(body, dict) or not isinstance(body.get("value"), str) \
+                or not body["value"].strip():
+            detail = body.get("message") if isinstance(body, dict) else None
+            text = (detail or response.text or "")[:300]
+            raise M365Error(
+                redact(f"Could not get a federated token from {where} (HTTP {response.status_code}): {' '.join(text.split())}. "
+                       "In GitHub Actions the job needs 'permissions: id-token: write'.", self._secrets()),
+                service="auth", status=response.status_code, code="federated_token_request_failed",
+                transient=response.status_code in (429, 500, 502, 503, 504),
+            )
+        token = body["value"].strip()
+        self._fetched = token
+        self._fetched_expiry = _jwt_expiry(token)
+        return token
+
     def assertion(self) -> str:
-        """The current assertion: the file's content now, or the given token."""
+        """The current assertion: the file's content now, the given token, or a fresh-enough fetched one."""
         if self.token_file:
             return self._read_file()
-        return self.token or ""
+        if self.token:
+            return self.token
+        with self._fetch_lock:
+            expiry = self._fetched_expiry
+            if self._fetched and (expiry is None or expiry - time.time() > self.refresh_margin):
+                return self._fetched
+            return self._fetch()
 
     def _client_credential(self) -> Any:
         return {"client_assertion": self.assertion}
@@ -589,7 +665,9 @@ class FederatedTokenCredential(_MsalCredential):
     def _fingerprint(self) -> str:
         if self.token_file:
             return _digest("file", os.path.abspath(self.token_file))
-        return _digest("token", self.token)
+        if self.token:
+            return _digest("token", self.token)
+        return _digest("request_url", self.request_url, self.request_token, self.audience)
 
 
 class AccessTokenCredential(Credential):
@@ -637,8 +715,10 @@ def credential_from_options(options: dict[str, Any], transport: Any) -> Credenti
     """Pick the credential from module options.
 
     Precedence when several methods are set: ``access_token`` > ``client_certificate_path`` >
-    ``federated_token_file``/``federated_token`` > ``client_secret``. That lets a more specific
-    option in a task override a secret coming from the environment.
+    ``federated_token_file``/``federated_token`` > ``client_secret`` > ``federated_token_request_url``.
+    That lets a more specific option in a task override a secret coming from the environment; the
+    request URL comes last because GitHub Actions sets it in every job allowed to request a token,
+    whether or not the job means to sign in with it.
     """
     def opt(name: str) -> Any:
         value = options.get(name)
@@ -649,7 +729,8 @@ def credential_from_options(options: dict[str, Any], transport: Any) -> Credenti
 
     tenant_id = opt("tenant_id")
     client_id = opt("client_id")
-    has_cred = any(opt(n) for n in ("client_certificate_path", "federated_token_file", "federated_token", "client_secret"))
+    has_cred = any(opt(n) for n in ("client_certificate_path", "federated_token_file", "federated_token", "client_secret",
+                                    "federated_token_request_url"))
     missing = [label for label, ok in (
         ("tenant_id (env AZURE_TENANT_ID)", tenant_id),
         ("client_id (env AZURE_CLIENT_ID)", client_id),
@@ -665,13 +746,17 @@ def credential_from_options(options: dict[str, Any], transport: Any) -> Credenti
                                      password=opt("client_certificate_password"), **common)
     if opt("federated_token_file") or opt("federated_token"):
         return FederatedTokenCredential(tenant_id, client_id, token_file=opt("federated_token_file"),
-                                        token=opt("federated_token"), **common)
-    return ClientSecretCredential(tenant_id, client_id, opt("client_secret"), **common)
+                                        token=opt("federated_token"), audience=opt("federated_token_audience"), **common)
+    if opt("client_secret"):
+        return ClientSecretCredential(tenant_id, client_id, opt("client_secret"), **common)
+    return FederatedTokenCredential(tenant_id, client_id, request_url=opt("federated_token_request_url"),
+                                    request_token=opt("federated_token_request_token"),
+                                    audience=opt("federated_token_audience"), **common)
 
 
 __all__ = [
     "GRAPH_RESOURCE", "EXCHANGE_RESOURCE", "RESOURCE_BY_HOST", "MICROSOFT_AUTHORITY_HOSTS", "HAS_MSAL", "MSAL_IMPORT_ERROR",
     "resource_for", "authority_url", "normalize_authority_host", "Credential", "ClientSecretCredential",
     "CertificateCredential", "FederatedTokenCredential", "AccessTokenCredential", "credential_from_options",
-    "clear_app_cache",
+    "clear_app_cache", "FEDERATED_AUDIENCE",
 ]

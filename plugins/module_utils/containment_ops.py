@@ -84,7 +84,8 @@ def converge(m: t.Any, read: Read, plan: t.Callable[[dict[str, t.Any], dict[str,
             continue
         step = steps[ref] = plan(identity(ref, user), user, state)
         if step.change is None:
-            results[ref] = dict(step.result, changed=False, failed=False, msg=step.msg)
+            # The plan may fail a user itself (say, an account the service would refuse to change).
+            results[ref] = dict(dict(changed=False, failed=False, msg=step.msg), **step.result)
         elif m.check_mode:
             results[ref] = dict(step.result, changed=True, failed=False, msg=step.would or step.msg, **step.update)
         else:
@@ -174,6 +175,7 @@ def graph_writes(m: t.Any, pending: Pending, requests: t.Callable[[Step], list[d
         if not answer.ok:
             error = answer.error()
             request['item']['error'] = error.to_dict()
+            outcome.setdefault('error', error.to_dict())
             outcome.setdefault('errors', []).append(str(error))
     for outcome in outcomes.values():
         if outcome.get('errors'):

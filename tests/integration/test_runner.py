@@ -1,0 +1,125 @@
+"""The unblock playbook through ansible-runner, the engine AWX and Automation Platform run jobs with.
+
+A private data directory as AWX prepares one (env/envvars, env/extravars, project, inventory with the tenant
+as a host), then the artifacts: status, rc, job events, and not one secret in any file of them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from m365emu import seeds
+from runner import COLLECTIONS, ROOT
+
+JWT_RE = re.compile(r"eyJ[\w-]{8,}\.eyJ[\w-]{8,}\.[\w-]{8,}")
+
+
+def private_data_dir(tmp_path: Path, emulator, envvars: dict[str, str], extravars: dict) -> Path:
+    pdd = tmp_path / "runner"
+    (pdd / "env").mkdir(parents=True)
+    (pdd / "project").mkdir()
+    (pdd / "inventory").mkdir()
+    shutil.copy(ROOT / "playbooks" / "unblock_email.yml", pdd / "project" / "unblock_email.yml")
+    inventory = {"m365_tenants": {"hosts": {"contoso": {
+        "m365_tenant_id": seeds.CONTOSO_TENANT_ID, "m365_client_id": seeds.CONTOSO_CLIENT_ID,
+        "unblock_email_protected": ["breakglass@contoso.com"],
+    }}}}
+    (pdd / "inventory" / "hosts.yml").write_text(yaml.safe_dump(inventory))
+    env = dict(emulator.env())
+    env.update(ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS), ANSIBLE_HOME=str(tmp_path / "ansible-home"),
+               ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_NOCOLOR="1")
+    env.update(envvars)
+    (pdd / "env" / "envvars").write_text(yaml.safe_dump(env))
+    (pdd / "env" / "extravars").write_text(yaml.safe_dump(extravars))
+    return pdd
+
+
+def run_runner(pdd: Path) -> subprocess.CompletedProcess:
+    bindir = Path(sys.executable).parent
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "AZURE_", "M365_", "ACTIONS_"))}
+    env["PATH"] = os.pathsep.join([str(bindir), env.get("PATH", "")])
+    command = [str(bindir / "ansible-runner"), "run", str(pdd), "-p", "unblock_email.yml", "--ident", "job1"]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, check=False)
+
+
+def artifacts_text(pdd: Path) -> str:
+    """Every file under artifacts/, as text, concatenated."""
+    parts = []
+    for path in sorted((pdd / "artifacts").rglob("*")):
+        if path.is_file():
+            parts.append(path.read_bytes().decode("utf-8", "replace"))
+    return "\n".join(parts)
+
+
+def events(pdd: Path) -> list[dict]:
+    found = [json.loads(p.read_text()) for p in (pdd / "artifacts" / "job1" / "job_events").glob("*.json")]
+    return sorted(found, key=lambda event: event["counter"])
+
+
+def test_runner_job_with_federated_token_leaves_no_secret_in_artifacts(emulator, tmp_path):
+    secrets_dir = tmp_path / "outside"
+    secrets_dir.mkdir()
+    token_file = secrets_dir / "azure-identity-token"
+    token = emulator.oidc_token(seeds.CONTOSO_OIDC_SUBJECT, path=token_file)
+    password_dir = secrets_dir / "passwords"
+    pdd = private_data_dir(tmp_path, emulator, {"AZURE_FEDERATED_TOKEN_FILE": str(token_file)}, {
+        "unblock_email_users": ["rob@contoso.com"], "unblock_email_password_dir": str(password_dir),
+        "unblock_email_report_dir": str(secrets_dir / "reports"),
+    })
+    done = run_runner(pdd)
+    artifacts = pdd / "artifacts" / "job1"
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert (artifacts / "status").read_text().strip() == "successful"
+    assert (artifacts / "rc").read_text().strip() == "0"
+    kinds = [e["event"] for e in events(pdd)]
+    assert kinds[0] == "playbook_on_start" and kinds[-1] == "playbook_on_stats"
+    assert "runner_on_ok" in kinds and "runner_on_failed" not in kinds
+    stats = [e for e in events(pdd) if e["event"] == "playbook_on_stats"][0]["event_data"]
+    assert stats["failures"] == {} and stats["changed"].get("contoso", 0) > 0
+    assert emulator.state(seeds.CONTOSO_TENANT_ID)["restricted"] == [r for r in emulator.state(seeds.CONTOSO_TENANT_ID)["restricted"]
+                                                                      if r["SenderAddress"] != "rob@contoso.com"]
+    passwords = [u["password"] for u in json.loads((password_dir / "contoso.json").read_text())["users"].values()]
+    assert len(passwords) == 1
+    text = artifacts_text(pdd)
+    assert "rob@contoso.com" in text  # the artifacts are the real ones
+    for secret in passwords + [token, seeds.CONTOSO_SECRET]:
+        assert secret not in text
+    assert not JWT_RE.search(text), JWT_RE.search(text).group(0)[:40]
+
+
+def test_runner_job_goes_red_when_a_user_cannot_be_remediated(emulator, tmp_path):
+    """The client secret travels as an extra variable (as an AWX credential injects it), never in the artifacts."""
+    outside = tmp_path / "outside"
+    pdd = private_data_dir(tmp_path, emulator, {}, {
+        "m365_client_secret": seeds.CONTOSO_SECRET,
+        "unblock_email_users": ["ann@contoso.com", "dana@contoso.com"],
+        "unblock_email_password_dir": str(outside / "passwords"), "unblock_email_report_dir": str(outside / "reports"),
+    })
+    done = run_runner(pdd)
+    artifacts = pdd / "artifacts" / "job1"
+    assert done.returncode != 0
+    assert (artifacts / "status").read_text().strip() == "failed"
+    assert (artifacts / "rc").read_text().strip() == "2"
+    failed = [e for e in events(pdd) if e["event"] == "runner_on_failed"]
+    assert failed and failed[-1]["event_data"]["task"] == "Fail when a user could not be remediated"
+    message = failed[-1]["event_data"]["res"]["msg"]
+    assert "1 user(s) of tenant contoso could not be remediated" in message
+    report_file = outside / "reports" / "contoso.json"
+    assert str(report_file) in message
+    report = json.loads(report_file.read_text())
+    assert report["failed"] is True and report["counts"]["failed"] == 1
+    assert [(u["address"], u["outcome"]) for u in report["users"]] == [("ann@contoso.com", "remediated"), ("dana@contoso.com", "failed")]
+    assert "on-premises Active Directory" in report["users"][1]["steps"]["password"]["msg"]
+    passwords = [u["password"] for u in json.loads((outside / "passwords" / "contoso.json").read_text())["users"].values()]
+    text = artifacts_text(pdd)
+    for secret in passwords + [seeds.CONTOSO_SECRET]:
+        assert secret not in text
+    assert not JWT_RE.search(text)

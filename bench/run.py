@@ -1,0 +1,307 @@
+"""Benchmark: the collection's unblock playbook (B) against plain uri tasks (A) and the services' floor.
+
+Run with ``scripts/bench.sh`` (or ``.venv/bin/python bench/run.py``); ``--help`` lists the options. Every
+scenario runs against a fresh emulator seeded by its generator, with emulated latency on every request.
+Prints a table, writes ``bench/results/latest.json`` and ``bench/results/curve.png``, and rewrites the
+results section of ``bench/README.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / 'tests' / 'emulator'))
+
+from m365emu import seeds  # noqa: E402  pylint: disable=wrong-import-position
+from m365emu.testing import EmulatorProcess  # noqa: E402  pylint: disable=wrong-import-position
+
+RESULTS = ROOT / 'bench' / 'results'
+BIN = Path(sys.executable).parent
+TOKEN_ROUNDS = 2          # msal: openid-configuration, then the token (both resources in parallel)
+GRAPH_BATCH = 20
+PAGE_SIZE = 1000
+
+
+@dataclass
+class Scenario:
+    """One benchmark case."""
+
+    name: str
+    tenants: int
+    users: int
+    baseline: bool
+
+
+@dataclass
+class Measure:
+    """What one run of one playbook cost."""
+
+    wall_s: float
+    requests: int
+    throttled_429: int
+    peak_rss_mb: float
+    rc: int
+    correct: bool
+    detail: str = ''
+
+
+@dataclass
+class Row:
+    """A scenario's figures."""
+
+    scenario: str
+    tenants: int
+    users_per_tenant: int
+    floor_s: float
+    collection: Measure
+    baseline: Measure | None = None
+    ratios: dict = field(default_factory=dict)
+
+
+def floor_seconds(users: int, latency_s: float, concurrency: int, budget: int) -> float:
+    """The least time the services allow one tenant (tenants run in parallel, each with its own limits).
+
+    Sequential round trips: the token; the Restricted Users list (pages of 1,000); one round of Graph
+    lookups, one of password resets (sessions revoked in the same round: they do not depend on each other),
+    Graph batches of 20 all in flight at once; then the removals, at most ``concurrency`` at once per
+    tenant. The Exchange budget allows ``budget`` cmdlets per rolling 10 s: the last cmdlet cannot start
+    before ``floor((cmdlets - 1) / budget) * 10`` seconds.
+    """
+    pages = max(1, math.ceil(users / PAGE_SIZE))
+    rounds = TOKEN_ROUNDS + pages + 1 + 1 + math.ceil(users / max(1, concurrency))
+    cmdlets = pages + users
+    budget_wait = ((cmdlets - 1) // budget) * 10.0 if budget > 0 else 0.0
+    return max(rounds * latency_s, budget_wait + latency_s)
+
+
+class PeakMemory(threading.Thread):
+    """Samples the proportional set size (PSS: shared pages counted once) of a process tree."""
+
+    def __init__(self, pid: int, interval: float = 0.05) -> None:
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.interval = interval
+        self.peak_kb = 0
+        self.done = threading.Event()
+
+    @staticmethod
+    def _children(pid: int) -> list[int]:
+        out = []
+        try:
+            for task in os.listdir(f'/proc/{pid}/task'):
+                with open(f'/proc/{pid}/task/{task}/children', encoding='ascii') as handle:
+                    out += [int(c) for c in handle.read().split()]
+        except OSError:
+            pass
+        return out
+
+    @staticmethod
+    def _pss_kb(pid: int) -> int:
+        try:
+            with open(f'/proc/{pid}/smaps_rollup', encoding='ascii') as handle:
+                for line in handle:
+                    if line.startswith('Pss:'):
+                        return int(line.split()[1])
+        except OSError:
+            pass
+        return 0
+
+    def run(self) -> None:
+        while not self.done.is_set():
+            tree, todo = [], [self.pid]
+            while todo:
+                pid = todo.pop()
+                tree.append(pid)
+                todo += self._children(pid)
+            self.peak_kb = max(self.peak_kb, sum(self._pss_kb(p) for p in tree))
+            self.done.wait(self.interval)
+
+
+def inventory(seed: dict, path: Path) -> None:
+    """One host per tenant, with its app's credentials and the addresses to remediate (for the baseline)."""
+    hosts = {}
+    for i, tenant in enumerate(seed['tenants']):
+        app = tenant['apps'][0]
+        hosts[f'tenant{i}'] = {
+            'm365_tenant_id': tenant['id'],
+            'm365_client_id': app['client_id'],
+            'm365_client_secret': app['secrets'][0],
+            'bench_users': [r['SenderAddress'] for r in tenant['restricted']],
+        }
+    path.write_text(json.dumps({'m365_tenants': {'hosts': hosts}}))
+
+
+def run_playbook(playbook: Path, emulator: EmulatorProcess, inv: Path, forks: int, workdir: Path) -> tuple[float, int, float, str]:
+    """Run one playbook; wall seconds, return code, peak PSS in MB, output tail."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(('ANSIBLE_', 'AZURE_'))}
+    env.update(emulator.env())
+    env.update(ANSIBLE_COLLECTIONS_PATH=str(ROOT / '.tmp' / 'collections'), ANSIBLE_HOST_KEY_CHECKING='false',
+               ANSIBLE_LOCALHOST_WARNING='false', ANSIBLE_HOME=str(workdir / 'ansible-home'), ANSIBLE_NOCOLOR='1')
+    command = [str(BIN / 'ansible-playbook'), str(playbook), '-i', str(inv), '--forks', str(forks),
+               '-e', f'unblock_email_report_dir={workdir / "reports"}', '-e', f'unblock_email_password_dir={workdir / "passwords"}']
+    log = workdir / f'{playbook.stem}.log'
+    start = time.perf_counter()
+    with open(log, 'w', encoding='utf-8') as out:
+        proc = subprocess.Popen(command, env=env, cwd=str(workdir), stdout=out, stderr=subprocess.STDOUT)  # pylint: disable=consider-using-with
+        memory = PeakMemory(proc.pid)
+        memory.start()
+        rc = proc.wait()
+    wall = time.perf_counter() - start
+    memory.done.set()
+    memory.join()
+    return wall, rc, memory.peak_kb / 1024, log.read_text(encoding='utf-8')[-3000:]
+
+
+def remediated(emulator: EmulatorProcess, seed: dict) -> tuple[bool, str]:
+    """Every restricted account is off the list and its password was reset after the block."""
+    problems = []
+    for tenant in seed['tenants']:
+        state = emulator.state(tenant['id'])
+        if state['restricted']:
+            problems.append(f"{tenant['domains'][0]}: {len(state['restricted'])} still restricted")
+        blocked = {r['SenderAddress'].lower() for r in tenant['restricted']}
+        stale = [u for u in state['users'] if u['userPrincipalName'].lower() in blocked and u['lastPasswordChangeDateTime'] <= seeds.OLD_CHANGE]
+        if stale:
+            problems.append(f"{tenant['domains'][0]}: {len(stale)} passwords not reset")
+    return not problems, '; '.join(problems)
+
+
+def measure(playbook: Path, emulator: EmulatorProcess, seed: dict, forks: int, workdir: Path) -> Measure:
+    """Reset the emulator to the seed, run the playbook, count what it cost and check it did the work."""
+    emulator.reset(seed)
+    emulator.set_faults([LATENCY])
+    before = emulator.stats()
+    wall, rc, peak, tail = run_playbook(playbook, emulator, workdir / 'inventory.json', forks, workdir)
+    after = emulator.stats()
+    correct, detail = remediated(emulator, seed)
+    return Measure(wall_s=round(wall, 2), requests=after['requests'] - before['requests'],
+                   throttled_429=(after['throttled_429'] + after.get('batch_items_429', 0)) - (before['throttled_429'] + before.get('batch_items_429', 0)),
+                   peak_rss_mb=round(peak, 1), rc=rc, correct=correct and rc == 0, detail=detail or ('' if rc == 0 else tail))
+
+
+LATENCY: dict = {}
+
+
+def run_scenario(scenario: Scenario, args: argparse.Namespace) -> Row:
+    """Both playbooks (or only the collection's) on one generated seed."""
+    seed = seeds.generate_seed(scenario.tenants, scenario.users, scenario.users, rng_seed=7)
+    exchange = seed.setdefault('exchange', {})
+    concurrency = exchange.setdefault('concurrency_per_tenant', 8)
+    budget = exchange.setdefault('budget_per_10s', 400)
+    with tempfile.TemporaryDirectory(prefix=f'bench-{scenario.name}-') as tmp:
+        workdir = Path(tmp)
+        inventory(seed, workdir / 'inventory.json')
+        with EmulatorProcess(seed, workdir=workdir / 'emulator') as emulator:
+            collection = measure(ROOT / 'playbooks' / 'unblock_email.yml', emulator, seed, scenario.tenants, workdir)
+            baseline = None
+            if scenario.baseline and not args.no_baseline:
+                baseline = measure(ROOT / 'bench' / 'baseline.yml', emulator, seed, scenario.tenants, workdir)
+    floor = round(floor_seconds(scenario.users, args.latency_ms / 1000, concurrency, budget), 2)
+    row = Row(scenario.name, scenario.tenants, scenario.users, floor, collection, baseline)
+    row.ratios['B/floor'] = round(collection.wall_s / floor, 2)
+    if baseline:
+        row.ratios['A/B'] = round(baseline.wall_s / collection.wall_s, 1)
+    return row
+
+
+def table(rows: list[Row]) -> str:
+    """The results as a Markdown table."""
+    lines = ['| scenario | tenants × users | run | wall s | requests | 429s | peak PSS MB | correct | A/B | B/floor (floor s) |',
+             '|---|---|---|---|---|---|---|---|---|---|']
+    for row in rows:
+        runs = [('B collection', row.collection)] + ([('A uri baseline', row.baseline)] if row.baseline else [])
+        for label, m in runs:
+            ratio = f"{row.ratios.get('A/B', '')}" if label.startswith('B') else ''
+            floor = f"{row.ratios['B/floor']} ({row.floor_s})" if label.startswith('B') else ''
+            lines.append(f'| {row.scenario} | {row.tenants} × {row.users_per_tenant} | {label} | {m.wall_s} | {m.requests} | '
+                         f'{m.throttled_429} | {m.peak_rss_mb} | {"yes" if m.correct else "NO " + m.detail[:80]} | {ratio} | {floor} |')
+    return '\n'.join(lines)
+
+
+def plot(rows: list[Row], path: Path) -> None:
+    """Wall time against users for the one-tenant curve, with the floor."""
+    import matplotlib  # pylint: disable=import-outside-toplevel
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
+
+    curve = [r for r in rows if r.scenario.startswith('curve')]
+    if not curve:
+        return
+    users = [r.users_per_tenant for r in curve]
+    fig, axis = plt.subplots(figsize=(6, 4))
+    axis.plot(users, [r.collection.wall_s for r in curve], 'o-', label='collection (B)')
+    axis.plot(users, [r.floor_s for r in curve], 's--', label='floor')
+    axis.set_xscale('log')
+    axis.set_yscale('log')
+    axis.set_xlabel('restricted users in one tenant')
+    axis.set_ylabel('wall time (s)')
+    axis.set_title('unblock_email: cost against users (50 ms latency)')
+    axis.grid(True, which='both', alpha=.3)
+    axis.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+def update_readme(rows: list[Row], args: argparse.Namespace, started: str) -> None:
+    """Replace the results section of bench/README.md with this run's figures."""
+    readme = ROOT / 'bench' / 'README.md'
+    text = readme.read_text(encoding='utf-8')
+    begin, end = '<!-- results:begin -->', '<!-- results:end -->'
+    body = (f'{begin}\nRun of {started} (`{" ".join(["scripts/bench.sh"] + args.argv)}`), latency {args.latency_ms} ± '
+            f'{args.jitter_ms} ms on every request, forks = tenants, on this machine ({os.cpu_count()} cores).\n\n'
+            f'{table(rows)}\n\n![curve](results/curve.png)\n{end}')
+    if begin in text:
+        text = text[:text.index(begin)] + body + text[text.index(end) + len(end):]
+    else:
+        text += '\n' + body + '\n'
+    readme.write_text(text, encoding='utf-8')
+
+
+SCENARIOS = {
+    'standard': [Scenario('standard', 5, 40, True)],
+    'large': [Scenario('large', 10, 1000, False)],
+    'curve': [Scenario(f'curve-{n}', 1, n, False) for n in (10, 100, 1000, 5000)],
+}
+
+
+def main(argv: list[str]) -> int:
+    """Run the chosen scenarios and report."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('scenarios', nargs='*', default=['standard', 'large', 'curve'], choices=sorted(SCENARIOS))
+    parser.add_argument('--latency-ms', type=int, default=50)
+    parser.add_argument('--jitter-ms', type=int, default=10)
+    parser.add_argument('--no-baseline', action='store_true', help='skip the uri baseline (A)')
+    parser.add_argument('--no-readme', action='store_true', help='do not rewrite bench/README.md')
+    args = parser.parse_args(argv)
+    args.argv = argv
+    LATENCY.update(service='*', tenant='*', latency_ms=args.latency_ms, jitter_ms=args.jitter_ms)
+    started = time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())
+    rows = []
+    for name in args.scenarios:
+        for scenario in SCENARIOS[name]:
+            row = run_scenario(scenario, args)
+            rows.append(row)
+            print(table([row]).splitlines()[-1] if not row.baseline else '\n'.join(table([row]).splitlines()[2:]), flush=True)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / 'latest.json').write_text(json.dumps({'started': started, 'latency_ms': args.latency_ms, 'jitter_ms': args.jitter_ms,
+                                                     'rows': [asdict(r) for r in rows]}, indent=2))
+    plot(rows, RESULTS / 'curve.png')
+    print(table(rows))
+    if not args.no_readme:
+        update_readme(rows, args, started)
+    return 0 if all(r.collection.correct for r in rows) else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv[1:]))

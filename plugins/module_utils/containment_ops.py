@@ -12,8 +12,10 @@ writes go out together; per-user results come back in the order given, and the t
 from __future__ import annotations
 
 import typing as t
+from urllib.parse import quote
 
 from ansible_collections.m365ops.remediation.plugins.module_utils.errors import M365Error
+from ansible_collections.m365ops.remediation.plugins.module_utils import containment as con
 from ansible_collections.m365ops.remediation.plugins.module_utils import operations as ops
 from ansible_collections.m365ops.remediation.plugins.module_utils import remediation as rem
 
@@ -181,3 +183,64 @@ def graph_writes(m: t.Any, pending: Pending, requests: t.Callable[[Step], list[d
         if outcome.get('errors'):
             outcome.update(failed=True, msg='%d %s failed; first: %s' % (len(outcome['errors']), noun, outcome['errors'][0]))
     return outcomes
+
+
+# -- inbox rules -----------------------------------------------------------------------------------------
+
+def rule_options() -> dict[str, t.Any]:
+    """The options inbox_rule and inbox_rule_info share to classify rules."""
+    return dict(
+        rarely_used_folders=dict(type='list', elements='str', default=list(con.RARELY_USED_FOLDERS)),
+        internal_forwarding_suspicious=dict(type='bool', default=True),
+        resolve_folders=dict(type='bool', default=True),
+    )
+
+
+def rules_path(user: dict[str, t.Any]) -> str:
+    """The Graph path of a user's inbox rules."""
+    return '/users/%s/mailFolders/inbox/messageRules' % user.get('id')
+
+
+def read_rules(m: t.Any) -> Read:
+    """A reader of each user's inbox rules, with the display names of the folders they move mail to.
+
+    Folder names need ``Mail.ReadBasic.All``; a folder that cannot be read keeps a null name (and such a
+    move is then not judged), so the rules are still listed with ``MailboxSettings.Read`` alone.
+    """
+    rules = graph_read(m, rules_path)
+
+    def read(targets: list[tuple[str, dict[str, t.Any]]]) -> dict[str, t.Any]:
+        found = rules(targets)
+        folders = []
+        if m.params['resolve_folders']:
+            users = dict(targets)
+            folders = sorted({(ref, rule['actions']['moveToFolder']) for ref, listed in found.items() if isinstance(listed, list)
+                              for rule in listed if (rule.get('actions') or {}).get('moveToFolder')})
+            answers = m.graph.batch([dict(id=str(i), method='GET', url='/users/%s/mailFolders/%s?$select=displayName' % (
+                users[ref].get('id'), quote(folder, safe=''))) for i, (ref, folder) in enumerate(folders)]) if folders else {}
+        names: dict[str, dict[str, str | None]] = {ref: {} for ref in found}
+        for i, (ref, folder) in enumerate(folders):
+            answer = answers[str(i)]
+            names[ref][folder] = (answer.body or {}).get('displayName') if answer.ok else None
+        return {ref: listed if isinstance(listed, M365Error) else (listed, names[ref]) for ref, listed in found.items()}
+    return read
+
+
+def rule_records(m: t.Any, user: dict[str, t.Any], state: tuple[list[dict[str, t.Any]], dict[str, t.Any]]) -> list[dict[str, t.Any]]:
+    """A user's inbox rules, classified with the module's options."""
+    rules, folder_names = state
+    domains = con.own_domains(user)
+    return [con.classify_rule(rule, domains, folder_names, m.params['rarely_used_folders'], m.params['internal_forwarding_suspicious'])
+            for rule in rules]
+
+
+# -- authentication methods ------------------------------------------------------------------------------
+
+def read_methods(m: t.Any) -> Read:
+    """A reader of each user's authentication methods, in the result shape."""
+    methods = graph_read(m, lambda user: '/users/%s/authentication/methods' % user.get('id'))
+
+    def read(targets: list[tuple[str, dict[str, t.Any]]]) -> dict[str, t.Any]:
+        return {ref: listed if isinstance(listed, M365Error) else [con.method_record(raw) for raw in listed]
+                for ref, listed in methods(targets).items()}
+    return read

@@ -1,0 +1,233 @@
+#!/usr/bin/python
+# Copyright: m365ops.remediation contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: user_auth_method
+short_description: Remove authentication methods an attacker registered on Entra ID users
+version_added: 0.2.0
+description:
+  - Removes the authentication methods registered at or after a given time (O(registered_after)) or given by
+    id (O(ids)), for many users in one run, so that an attacker who added their own Authenticator app, FIDO2
+    key or phone cannot pass multifactor prompts after the password reset.
+  - Graph gives a registration time only for some kinds of method (Authenticator app, FIDO2 key, Windows
+    Hello for Business, Temporary Access Pass). Phone, e-mail and software OATH methods carry none; they are
+    never removed by time, only by id, and are reported with the reason.
+  - The password is never removed.
+author:
+  - m365ops maintainers (@m365ops)
+options:
+  users:
+    description:
+      - The users, by user principal name, object id or any of their SMTP addresses.
+    type: list
+    elements: str
+    required: true
+  state:
+    description:
+      - V(absent) removes the selected methods.
+    type: str
+    choices: [absent]
+    default: absent
+  registered_after:
+    description:
+      - An ISO 8601 time. Methods registered at or after it are removed. The
+        P(m365ops.remediation.unblock_email#role) role would pass the time the account was restricted; an
+        earlier time (when the compromise began) is safer when known.
+    type: str
+  ids:
+    description:
+      - Ids of methods to remove whatever their time (see M(m365ops.remediation.user_auth_method_info)).
+    type: list
+    elements: str
+    default: []
+  types:
+    description:
+      - Only consider methods of these kinds. Empty means every kind that can be removed.
+    type: list
+    elements: str
+    choices: [email, fido2, microsoft_authenticator, phone, software_oath, temporary_access_pass, windows_hello_for_business]
+    default: []
+  keep:
+    description:
+      - Ids of methods that are never removed.
+    type: list
+    elements: str
+    default: []
+  protected:
+    description:
+      - Accounts that are never touched, by UPN, SMTP address or object id.
+    type: list
+    elements: str
+    default: []
+  continue_on_error:
+    description:
+      - When V(false), the task fails at the end if any user failed (the others are still done).
+    type: bool
+    default: false
+extends_documentation_fragment:
+  - m365ops.remediation.auth
+  - m365ops.remediation.auth.attributes
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: In check mode the methods are only read; each method says whether it would be removed.
+  diff_mode:
+    support: full
+    details: Shows the user's method ids before and after.
+  idempotent:
+    support: full
+notes:
+  - "Permissions: Microsoft Graph application permissions C(User.Read.All) and
+    C(UserAuthenticationMethod.ReadWrite.All)."
+  - Removing a user's only multifactor method makes them register again at their next sign-in; make sure
+    the password was reset first (M(m365ops.remediation.user_password)), or the attacker may be the one who
+    registers.
+seealso:
+  - module: m365ops.remediation.user_auth_method_info
+  - module: m365ops.remediation.user_password
+"""
+
+EXAMPLES = r"""
+- name: Remove the methods registered since the account was restricted
+  m365ops.remediation.user_auth_method:
+    users:
+      - rob@contoso.com
+    registered_after: "2026-11-20T08:00:00Z"
+
+- name: Remove a phone method the user says is not theirs
+  m365ops.remediation.user_auth_method:
+    users:
+      - rob@contoso.com
+    ids:
+      - 3179e48a-750b-4051-897c-87b9720928f7
+"""
+
+RETURN = r"""
+results:
+  description: One entry per given user, in the order given.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    user:
+      description: The user as given.
+      type: str
+    id:
+      description: The user's object id.
+      type: str
+      returned: when the user was found
+    user_principal_name:
+      description: The user's principal name.
+      type: str
+      returned: when the user was found
+    changed:
+      description: Whether any method was (or in check mode would be) removed.
+      type: bool
+    failed:
+      description: Whether this user failed (the read, or the removal of any method).
+      type: bool
+    skipped:
+      description: Whether the user was left alone as a protected account.
+      type: bool
+      returned: when the user is protected
+    msg:
+      description: What happened, in words.
+      type: str
+    methods:
+      description: The user's methods before the task, each with what the task did to it.
+      type: list
+      elements: dict
+      returned: when the methods were read
+      contains:
+        id:
+          description: The method's id.
+          type: str
+        type:
+          description:
+            - The kind of method, one of V(password), V(phone), V(email), V(fido2), V(microsoft_authenticator),
+              V(software_oath), V(temporary_access_pass), V(windows_hello_for_business), or Graph's own name
+              for a kind this collection does not know.
+          type: str
+        odata_type:
+          description: The method's Graph type.
+          type: str
+          sample: "#microsoft.graph.microsoftAuthenticatorAuthenticationMethod"
+        created:
+          description:
+            - When the method was registered (ISO 8601, UTC); V(null) for kinds Graph gives no time for
+              (phone, email, software OATH) and for the password.
+          type: str
+        detail:
+          description: A readable label (device name, phone number, e-mail address), when Graph gives one.
+          type: str
+        remove:
+          description: Whether the method was (or in check mode would be) removed.
+          type: bool
+        why:
+          description: Why it was or was not selected.
+          type: str
+        done:
+          description: Whether the removal went through.
+          type: bool
+          returned: when the method was removed outside check mode
+        error:
+          description: The service error for this method.
+          type: dict
+          returned: when the removal of this method failed
+    error:
+      description: The first service error (service, status, code, message, request id).
+      type: dict
+      returned: when the user failed with a service error
+"""
+
+from ansible_collections.m365ops.remediation.plugins.module_utils.base import M365Module
+from ansible_collections.m365ops.remediation.plugins.module_utils import containment as con
+from ansible_collections.m365ops.remediation.plugins.module_utils import containment_ops as cops
+from ansible_collections.m365ops.remediation.plugins.module_utils import remediation as rem
+
+
+def main() -> None:
+    """Remove authentication methods."""
+    m = M365Module(dict(
+        users=dict(type='list', elements='str', required=True),
+        state=dict(type='str', choices=['absent'], default='absent'),
+        registered_after=dict(type='str'),
+        ids=dict(type='list', elements='str', default=[]),
+        types=dict(type='list', elements='str', choices=list(con.REMOVABLE_METHOD_TYPES), default=[]),
+        keep=dict(type='list', elements='str', default=[]),
+        protected=dict(type='list', elements='str', default=[]),
+        continue_on_error=dict(type='bool', default=False),
+    ))
+    p = m.params
+    gate = p['registered_after']
+    if gate and rem.parse_datetime(gate) is None:
+        m.module.fail_json(msg="registered_after: '%s' is not an ISO 8601 time such as 2026-11-20T08:00:00Z" % gate)
+    if not gate and not p['ids']:
+        m.module.fail_json(msg='nothing to select: give registered_after or ids')
+
+    def plan(base, user, methods):
+        for record in methods:
+            record['remove'], record['why'] = con.method_selection(record, gate, p['ids'], p['types'], p['keep'])
+        chosen = [r for r in methods if r['remove']]
+        result = dict(base, methods=methods)
+        if not chosen:
+            return cops.Step(result, None, 'no authentication method to remove')
+        said = ', '.join('%s %s' % (r['type'], r['detail'] or r['id']) for r in chosen)
+        before = [r['id'] for r in methods]
+        return cops.Step(result, chosen, '%d method(s) removed: %s' % (len(chosen), said),
+                         '%d method(s) would be removed: %s' % (len(chosen), said),
+                         dict(methods=before), dict(methods=[i for i, r in zip(before, methods) if not r['remove']]))
+
+    def requests(step):
+        return [dict(method='DELETE', url='/users/%s/authentication/%s/%s' % (step.result['id'], r['segment'], r['id']), item=r)
+                for r in step.change]
+
+    m.run(lambda: cops.converge(m, cops.read_methods(m), plan, lambda pending: cops.graph_writes(m, pending, requests, 'removals')))
+
+
+if __name__ == '__main__':
+    main()

@@ -171,9 +171,11 @@ def rule_action(record: dict[str, t.Any], state: str, suspicious: bool, select: 
     """
     if matches(record, keep):
         return None, 'kept: listed in keep'
-    why = 'selected by name' if matches(record, select) else ('suspicious: ' + ', '.join(record['reasons'])
-                                                               if suspicious and record['suspicious'] else '')
-    if not why:
+    if matches(record, select):
+        why = 'selected by name'
+    elif suspicious and record['suspicious']:
+        why = 'suspicious: ' + ', '.join(record['reasons'])
+    else:
         return None, 'not selected'
     if state == 'disabled':
         if not record['enabled']:

@@ -19,12 +19,6 @@ description:
 author:
   - m365ops maintainers (@m365ops)
 options:
-  users:
-    description:
-      - The users, by user principal name, object id or any of their SMTP addresses.
-    type: list
-    elements: str
-    required: true
   state:
     description:
       - V(disabled) turns the selected rules off; V(absent) deletes them.
@@ -48,38 +42,9 @@ options:
     type: list
     elements: str
     default: []
-  rarely_used_folders:
-    description:
-      - Display names of folders that a rule moving mail there makes suspicious. Attackers hide replies,
-        bounces and complaints in folders their victim never opens.
-      - Names are compared without regard to case; mailboxes in other languages have other names.
-    type: list
-    elements: str
-    default: [RSS Feeds, RSS Subscriptions, Conversation History, Archive, Deleted Items, Junk Email]
-  internal_forwarding_suspicious:
-    description:
-      - When V(false), a rule that forwards or redirects only to addresses in the user's own domains is not
-        suspicious for that reason.
-    type: bool
-    default: true
-  resolve_folders:
-    description:
-      - Look up the display name of each folder a rule moves mail to (needs C(Mail.ReadBasic.All)). When
-        V(false), or when a folder cannot be read, moves are not judged.
-    type: bool
-    default: true
-  protected:
-    description:
-      - Accounts that are never touched, by UPN, SMTP address or object id.
-    type: list
-    elements: str
-    default: []
-  continue_on_error:
-    description:
-      - When V(false), the task fails at the end if any user failed (the others are still done).
-    type: bool
-    default: false
 extends_documentation_fragment:
+  - m365ops.remediation.containment
+  - m365ops.remediation.containment.rules
   - m365ops.remediation.auth
   - m365ops.remediation.auth.attributes
   - ansible.builtin.action_common_attributes
@@ -243,14 +208,11 @@ from ansible_collections.m365ops.remediation.plugins.module_utils import contain
 def main() -> None:
     """Disable or delete inbox rules."""
     m = M365Module(dict(
-        users=dict(type='list', elements='str', required=True),
         state=dict(type='str', choices=['disabled', 'absent'], default='disabled'),
         suspicious=dict(type='bool', default=True),
         select=dict(type='list', elements='str', default=[]),
         keep=dict(type='list', elements='str', default=[]),
-        protected=dict(type='list', elements='str', default=[]),
-        continue_on_error=dict(type='bool', default=False),
-        **cops.rule_options()
+        **dict(cops.rule_options(), **cops.target_options())
     ))
     p = m.params
     if not p['suspicious'] and not p['select']:

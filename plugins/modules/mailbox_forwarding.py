@@ -19,35 +19,19 @@ description:
 author:
   - m365ops maintainers (@m365ops)
 options:
-  users:
-    description:
-      - The users, by user principal name, object id or any of their SMTP addresses.
-    type: list
-    elements: str
-    required: true
   state:
     description:
       - V(absent) clears the forwarding.
     type: str
     choices: [absent]
     default: absent
-  protected:
-    description:
-      - Accounts that are never touched, by UPN, SMTP address or object id.
-    type: list
-    elements: str
-    default: []
   max_concurrency:
     description:
       - How many Exchange requests run at once.
     type: int
     default: 4
-  continue_on_error:
-    description:
-      - When V(false), the task fails at the end if any user failed (the others are still done).
-    type: bool
-    default: false
 extends_documentation_fragment:
+  - m365ops.remediation.containment
   - m365ops.remediation.auth
   - m365ops.remediation.auth.attributes
   - ansible.builtin.action_common_attributes
@@ -143,11 +127,9 @@ from ansible_collections.m365ops.remediation.plugins.module_utils import contain
 def main() -> None:
     """Clear mailbox forwarding."""
     m = M365Module(dict(
-        users=dict(type='list', elements='str', required=True),
         state=dict(type='str', choices=['absent'], default='absent'),
-        protected=dict(type='list', elements='str', default=[]),
         max_concurrency=dict(type='int', default=4),
-        continue_on_error=dict(type='bool', default=False),
+        **cops.target_options()
     ))
 
     def plan(base, user, mailbox):

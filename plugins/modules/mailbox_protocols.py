@@ -18,12 +18,6 @@ description:
 author:
   - m365ops maintainers (@m365ops)
 options:
-  users:
-    description:
-      - The users, by user principal name, object id or any of their SMTP addresses.
-    type: list
-    elements: str
-    required: true
   disable:
     description:
       - The protocols to turn off.
@@ -44,23 +38,13 @@ options:
     elements: str
     choices: [pop, imap, ews, activesync, smtp_auth]
     default: []
-  protected:
-    description:
-      - Accounts that are never touched, by UPN, SMTP address or object id.
-    type: list
-    elements: str
-    default: []
   max_concurrency:
     description:
       - How many Exchange requests run at once.
     type: int
     default: 4
-  continue_on_error:
-    description:
-      - When V(false), the task fails at the end if any user failed (the others are still done).
-    type: bool
-    default: false
 extends_documentation_fragment:
+  - m365ops.remediation.containment
   - m365ops.remediation.auth
   - m365ops.remediation.auth.attributes
   - ansible.builtin.action_common_attributes
@@ -78,7 +62,7 @@ notes:
     C(Exchange.ManageAsApp) on Office 365 Exchange Online and the Entra role Exchange Administrator on the
     app's service principal."
   - A mailbox whose C(SmtpClientAuthenticationDisabled) is unset follows the organisation's setting; it is
-    reported as V(null) in RV(results[].protocols.smtp_auth) and set explicitly when named in O(disable).
+    reported as V(null) for V(smtp_auth) in RV(results[].protocols) and set explicitly when named in O(disable).
 seealso:
   - module: m365ops.remediation.user_sign_in
   - module: m365ops.remediation.mailbox_forwarding
@@ -161,12 +145,10 @@ def main() -> None:
     """Set mailbox protocols."""
     names = list(con.PROTOCOLS)
     m = M365Module(dict(
-        users=dict(type='list', elements='str', required=True),
         disable=dict(type='list', elements='str', choices=names, default=['pop', 'imap', 'smtp_auth']),
         enable=dict(type='list', elements='str', choices=names, default=[]),
-        protected=dict(type='list', elements='str', default=[]),
         max_concurrency=dict(type='int', default=4),
-        continue_on_error=dict(type='bool', default=False),
+        **cops.target_options()
     ))
     p = m.params
     both = sorted(set(p['disable']) & set(p['enable']))

@@ -19,12 +19,6 @@ description:
 author:
   - m365ops maintainers (@m365ops)
 options:
-  users:
-    description:
-      - The users, by user principal name, object id or any of their SMTP addresses.
-    type: list
-    elements: str
-    required: true
   state:
     description:
       - V(absent) removes the selected methods.
@@ -56,18 +50,8 @@ options:
     type: list
     elements: str
     default: []
-  protected:
-    description:
-      - Accounts that are never touched, by UPN, SMTP address or object id.
-    type: list
-    elements: str
-    default: []
-  continue_on_error:
-    description:
-      - When V(false), the task fails at the end if any user failed (the others are still done).
-    type: bool
-    default: false
 extends_documentation_fragment:
+  - m365ops.remediation.containment
   - m365ops.remediation.auth
   - m365ops.remediation.auth.attributes
   - ansible.builtin.action_common_attributes
@@ -193,14 +177,12 @@ from ansible_collections.m365ops.remediation.plugins.module_utils import remedia
 def main() -> None:
     """Remove authentication methods."""
     m = M365Module(dict(
-        users=dict(type='list', elements='str', required=True),
         state=dict(type='str', choices=['absent'], default='absent'),
         registered_after=dict(type='str'),
         ids=dict(type='list', elements='str', default=[]),
         types=dict(type='list', elements='str', choices=list(con.REMOVABLE_METHOD_TYPES), default=[]),
         keep=dict(type='list', elements='str', default=[]),
-        protected=dict(type='list', elements='str', default=[]),
-        continue_on_error=dict(type='bool', default=False),
+        **cops.target_options()
     ))
     p = m.params
     gate = p['registered_after']

@@ -16,31 +16,14 @@ description:
 author:
   - m365ops maintainers (@m365ops)
 options:
-  users:
-    description:
-      - The users, by user principal name, object id or any of their SMTP addresses.
-    type: list
-    elements: str
-    required: true
   state:
     description:
       - V(blocked) sets C(accountEnabled) to V(false), V(allowed) to V(true).
     type: str
     choices: [blocked, allowed]
     default: blocked
-  protected:
-    description:
-      - Accounts that are never touched, by UPN, SMTP address or object id.
-      - Put the emergency access accounts here.
-    type: list
-    elements: str
-    default: []
-  continue_on_error:
-    description:
-      - When V(false), the task fails at the end if any user failed (the others are still done).
-    type: bool
-    default: false
 extends_documentation_fragment:
+  - m365ops.remediation.containment
   - m365ops.remediation.auth
   - m365ops.remediation.auth.attributes
   - ansible.builtin.action_common_attributes
@@ -128,10 +111,8 @@ from ansible_collections.m365ops.remediation.plugins.module_utils import contain
 def main() -> None:
     """Block or allow sign-in."""
     m = M365Module(dict(
-        users=dict(type='list', elements='str', required=True),
         state=dict(type='str', choices=['blocked', 'allowed'], default='blocked'),
-        protected=dict(type='list', elements='str', default=[]),
-        continue_on_error=dict(type='bool', default=False),
+        **cops.target_options()
     ))
     wanted = m.params['state'] == 'allowed'
     word = 'allowed' if wanted else 'blocked'
@@ -141,8 +122,8 @@ def main() -> None:
         if enabled is wanted:
             return cops.Step(result, None, 'sign-in already %s; nothing to do' % word)
         if user.get('onPremisesSyncEnabled'):
-            return cops.Step(dict(result, failed=True), None, 'synchronised from on-premises Active Directory: '
-                                                                'change the account there (Graph refuses it)')
+            return cops.Step(dict(result, failed=True), None,
+                             'synchronised from on-premises Active Directory: change the account there (Graph refuses it)')
         return cops.Step(result, {'accountEnabled': wanted}, 'sign-in %s' % word, 'sign-in would be %s' % word,
                          dict(account_enabled=enabled), dict(account_enabled=wanted), dict(account_enabled=wanted))
 

@@ -335,15 +335,29 @@ class ExchangeService:
         return [], warnings
 
     @staticmethod
-    def _mailbox_object(user: dict[str, Any]) -> dict[str, Any]:
+    def _apply(user: dict[str, Any], identity: Any, changes: dict[str, Any], what_if: bool) -> tuple[list[dict[str, Any]], list[str]]:
+        """Apply Set- changes to a mailbox; Exchange warns instead when nothing would change."""
         mailbox = user["mailbox"]
+        if all(mailbox.get(k) == v for k, v in changes.items()):
+            return [], [MESSAGES["no_change"].format(identity=identity)]
+        if not what_if:
+            mailbox.update(changes)
+        return [], []
+
+    @staticmethod
+    def _recipient_fields(user: dict[str, Any]) -> dict[str, Any]:
+        """The identity fields every mailbox object (Get-Mailbox, Get-CASMailbox) starts with."""
         alias = user.get("mailNickname") or user["userPrincipalName"].split("@")[0]
         primary = next((p.split(":", 1)[1] for p in user.get("proxyAddresses") or [] if p.startswith("SMTP:")), user.get("mail"))
+        return {"Identity": alias, "Name": alias, "DisplayName": user.get("displayName"), "PrimarySmtpAddress": primary,
+                "ExternalDirectoryObjectId": user["id"]}
+
+    def _mailbox_object(self, user: dict[str, Any]) -> dict[str, Any]:
+        mailbox = user["mailbox"]
+        fields = self._recipient_fields(user)
         return {
-            "Identity": alias, "Name": alias, "Alias": alias, "DisplayName": user.get("displayName"),
-            "UserPrincipalName": user["userPrincipalName"], "PrimarySmtpAddress": primary,
-            "EmailAddresses": list(user.get("proxyAddresses") or []),
-            "ExternalDirectoryObjectId": user["id"], "RecipientTypeDetails": "UserMailbox",
+            **fields, "Alias": fields["Name"], "UserPrincipalName": user["userPrincipalName"],
+            "EmailAddresses": list(user.get("proxyAddresses") or []), "RecipientTypeDetails": "UserMailbox",
             "ForwardingSmtpAddress": mailbox.get("ForwardingSmtpAddress"), "ForwardingAddress": mailbox.get("ForwardingAddress"),
             "DeliverToMailboxAndForward": bool(mailbox.get("DeliverToMailboxAndForward")),
         }
@@ -351,13 +365,18 @@ class ExchangeService:
     def get_mailbox(self, tenant: Tenant, params: dict[str, Any], what_if: bool) -> tuple[list[dict[str, Any]], list[str]]:
         """Get-Mailbox [-Identity x] [-ResultSize n]."""
         del what_if
+        return self._get_recipients(tenant, params, self._mailbox_object)
+
+    def _get_recipients(self, tenant: Tenant, params: dict[str, Any],
+                        shape: Callable[[dict[str, Any]], dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
+        """A Get- cmdlet over mailboxes: ``-Identity`` gives one (or not found), none gives all."""
         args = self._params(params, ("Identity", "ResultSize"))
         if args.get("Identity"):
             user = tenant.find_mailbox_user(str(args["Identity"]))
             if user is None:
                 raise cmdlet_error("not_found", identity=args["Identity"])
-            return [self._mailbox_object(user)], []
-        return [self._mailbox_object(u) for u in tenant.users if u.get("mailbox") is not None], []
+            return [shape(user)], []
+        return [shape(u) for u in tenant.users if u.get("mailbox") is not None], []
 
     def set_mailbox(self, tenant: Tenant, params: dict[str, Any], what_if: bool) -> tuple[list[dict[str, Any]], list[str]]:
         """Set-Mailbox -Identity x [-ForwardingSmtpAddress a] [-ForwardingAddress r] [-DeliverToMailboxAndForward b]."""
@@ -385,33 +404,17 @@ class ExchangeService:
             if not isinstance(args["DeliverToMailboxAndForward"], bool):
                 raise cmdlet_error("bad_value", name="DeliverToMailboxAndForward", detail="A Boolean value is expected.")
             changes["DeliverToMailboxAndForward"] = args["DeliverToMailboxAndForward"]
-        mailbox = user["mailbox"]
-        if all(mailbox.get(k) == v for k, v in changes.items()):
-            return [], [MESSAGES["no_change"].format(identity=args["Identity"])]
-        if not what_if:
-            mailbox.update(changes)
-        return [], []
+        return self._apply(user, args["Identity"], changes, what_if)
 
-    @staticmethod
-    def _cas_object(user: dict[str, Any]) -> dict[str, Any]:
+    def _cas_object(self, user: dict[str, Any]) -> dict[str, Any]:
         mailbox = user["mailbox"]
-        alias = user.get("mailNickname") or user["userPrincipalName"].split("@")[0]
-        primary = next((p.split(":", 1)[1] for p in user.get("proxyAddresses") or [] if p.startswith("SMTP:")), user.get("mail"))
-        out = {"Identity": alias, "Name": alias, "DisplayName": user.get("displayName"), "PrimarySmtpAddress": primary,
-               "ExternalDirectoryObjectId": user["id"], "OWAEnabled": True, "MAPIEnabled": True}
-        out.update({name: mailbox.get(name) for name in CAS_DEFAULTS})
-        return out
+        return {**self._recipient_fields(user), "OWAEnabled": True, "MAPIEnabled": True,
+                **{name: mailbox.get(name) for name in CAS_DEFAULTS}}
 
     def get_cas_mailbox(self, tenant: Tenant, params: dict[str, Any], what_if: bool) -> tuple[list[dict[str, Any]], list[str]]:
         """Get-CASMailbox [-Identity x] [-ResultSize n]: the mailbox's client access (protocol) settings."""
         del what_if
-        args = self._params(params, ("Identity", "ResultSize"))
-        if args.get("Identity"):
-            user = tenant.find_mailbox_user(str(args["Identity"]))
-            if user is None:
-                raise cmdlet_error("not_found", identity=args["Identity"])
-            return [self._cas_object(user)], []
-        return [self._cas_object(u) for u in tenant.users if u.get("mailbox") is not None], []
+        return self._get_recipients(tenant, params, self._cas_object)
 
     def set_cas_mailbox(self, tenant: Tenant, params: dict[str, Any], what_if: bool) -> tuple[list[dict[str, Any]], list[str]]:
         """Set-CASMailbox -Identity x [-PopEnabled b] [-ImapEnabled b] [-EwsEnabled b] [-ActiveSyncEnabled b]
@@ -424,9 +427,4 @@ class ExchangeService:
         for name, value in changes.items():
             if not isinstance(value, bool) and not (value is None and name == "SmtpClientAuthenticationDisabled"):
                 raise cmdlet_error("bad_value", name=name, detail="A Boolean value is expected.")
-        mailbox = user["mailbox"]
-        if all(mailbox.get(k) == v for k, v in changes.items()):
-            return [], [MESSAGES["no_change"].format(identity=args["Identity"])]
-        if not what_if:
-            mailbox.update(changes)
-        return [], []
+        return self._apply(user, args["Identity"], changes, what_if)

@@ -117,4 +117,3 @@ def test_federated_refusals_fail_the_task_with_the_aadsts_code(emulator, tmp_pat
     output = done.stdout + done.stderr
     assert done.returncode == 2 and found is None
     assert expected in output and token not in output
-

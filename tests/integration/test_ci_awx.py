@@ -16,21 +16,12 @@ import yaml
 
 from m365emu import seeds
 from runner import ROOT, ansible_env, run_playbook
+from test_auth_methods import PLAYBOOK
 
 BIN = Path(sys.executable).parent
 AWX = ROOT / "docs" / "awx"
 CI = ROOT / "docs" / "ci"
 SECRET_FIELDS = {"client_secret", "client_certificate", "client_certificate_password", "federated_token"}
-USER_INFO = """\
-- hosts: localhost
-  connection: local
-  gather_facts: false
-  vars:
-    ansible_python_interpreter: "{{ ansible_playbook_python }}"
-  tasks:
-    - m365ops.remediation.user_info:
-        users: [robert@contoso.com]
-"""
 
 
 def run(*command: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -138,7 +129,7 @@ def test_awx_credential_type_structure():
 def test_awx_credential_injection_signs_in(emulator, tmp_path):
     """The env a job gets from a credential of this type works, for a certificate and for a client secret."""
     playbook = tmp_path / "info.yml"
-    playbook.write_text(USER_INFO)
+    playbook.write_text(PLAYBOOK)
     for inputs in ({"client_certificate": seeds.CONTOSO_CERT_KEY_PEM + seeds.CONTOSO_CERT_PEM},
                    {"client_secret": seeds.CONTOSO_SECRET}):
         files = tmp_path / ("files-" + next(iter(inputs)))
@@ -149,7 +140,7 @@ def test_awx_credential_injection_signs_in(emulator, tmp_path):
         assert env["AZURE_FEDERATED_TOKEN_FILE"] == ""
         job_env = dict(emulator.env(), **env)
         mark = emulator.mark()
-        done = run_playbook(playbook, job_env)
+        done = run_playbook(playbook, job_env, "-e", f"out={files / 'found.json'}")
         assert done.returncode == 0, done.stdout[-3000:]
         assert any(e["service"] == "token" and e["status"] == 200 for e in emulator.journal(mark))
 

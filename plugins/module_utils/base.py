@@ -116,6 +116,9 @@ class M365Module:
     def exchange(self) -> ExchangeClient:
         """Exchange Online admin client for the module's tenant."""
         if self._exchange is None:
+            # Exchange throttles per tenant: requests in flight start at 4 and adapt (fewer on 429, more
+            # while it answers), never past the module's max_concurrency.
+            self.transport.limit('exchange', maximum=self.params.get('max_concurrency') or 8)
             self._exchange = ExchangeClient(self.transport, self.credential, self.params['tenant_id'], self.params['exchange_endpoint'])
         return self._exchange
 

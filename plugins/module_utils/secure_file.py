@@ -78,3 +78,23 @@ def write_text(path: str, text: str) -> None:
 def write_json(path: str, document: t.Any) -> None:
     """Replace ``path`` atomically with a JSON document, mode 0600."""
     write_text(path, json.dumps(document, indent=2, sort_keys=True) + '\n')
+
+
+def make_private_folder(path: str) -> bool:
+    """Create ``path`` (and its parents) with mode 0700 when missing; True when it was created.
+
+    An existing folder is left as it is, but a link in its place is refused.
+    """
+    if os.path.islink(path):
+        raise _refuse(path, 'it is a symbolic link')
+    if os.path.isdir(path):
+        return False
+    os.makedirs(path, mode=0o700)
+    os.chmod(path, 0o700)
+    return True
+
+
+def write_report(path: str, content: t.Any) -> None:
+    """Write a report: its folder made private when missing, the file itself 0600 and atomic."""
+    make_private_folder(os.path.dirname(os.path.abspath(path)))
+    write_json(path, content)

@@ -205,6 +205,48 @@ def _describe(exc: BaseException) -> str:
     return " ".join(text.split())[:500]
 
 
+class AdaptiveLimit:
+    """How many requests to one service may be in flight at once: halved when the service throttles, one
+    more after a run of successes (additive increase, multiplicative decrease).
+
+    Requests that were already in flight when the limit went down do not lower it again: a burst of 429s
+    answering one wave counts once.
+    """
+
+    def __init__(self, start: int = 4, maximum: int = 16, grow_after: int = 8) -> None:
+        self.maximum = max(1, maximum)
+        self.limit = max(1, min(start, self.maximum))
+        self.grow_after = max(1, grow_after)
+        self.in_flight = 0
+        self.epoch = 0
+        self.successes = 0
+        self.cond = threading.Condition()
+
+    def acquire(self) -> int:
+        """Wait for a slot; returns the epoch the request started in."""
+        with self.cond:
+            while self.in_flight >= self.limit:
+                self.cond.wait()
+            self.in_flight += 1
+            return self.epoch
+
+    def release(self, epoch: int, throttled: bool) -> None:
+        """Give the slot back, learning from how the request went."""
+        with self.cond:
+            self.in_flight -= 1
+            if throttled:
+                self.successes = 0
+                if epoch == self.epoch:
+                    self.limit = max(1, self.limit // 2)
+                    self.epoch += 1
+            else:
+                self.successes += 1
+                if self.successes >= self.grow_after and self.limit < self.maximum:
+                    self.limit += 1
+                    self.successes = 0
+            self.cond.notify_all()
+
+
 class Transport:
     """One requests session with a retry rule, shared by every client (and by worker threads)."""
 
@@ -230,6 +272,7 @@ class Transport:
         self.sleep = sleep
         self.rng = rng if rng is not None else random.Random()
         self.stats = TransportStats()
+        self.limits: dict[str, AdaptiveLimit] = {}
         self.session = requests.Session()
         adapter = requests.adapters.HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size)
         self.session.mount("https://", adapter)
@@ -290,11 +333,15 @@ class Transport:
         while True:
             attempt += 1
             self.stats.add("requests", service=service)
+            limit = self.limits.get(service)
+            epoch = limit.acquire() if limit else 0
+            throttled = False
             try:
                 response = self.send(
                     method, url, headers=headers, params=params, json=json, data=data,
                     timeout=timeout, allow_redirects=False,
                 )
+                throttled = response.status_code == 429
             except requests.exceptions.SSLError as exc:
                 raise M365Error(
                     f"TLS error talking to {_host(url)}: {_describe(exc)}. Check ca_bundle / validate_certs.",
@@ -319,6 +366,9 @@ class Transport:
                 raise M365Error(message, service=service, code=code, transient=True) from None
             except requests.exceptions.RequestException as exc:
                 raise M365Error(f"{method} {_host(url)}: {_describe(exc)}", service=service, code="request_error") from None
+            finally:
+                if limit:
+                    limit.release(epoch, throttled)
 
             status = response.status_code
             if status == 429:
@@ -333,6 +383,12 @@ class Transport:
                     self.wait(delay)
                     continue
             return response
+
+    def limit(self, service: str, maximum: int, start: int = 4) -> AdaptiveLimit:
+        """Bound the requests in flight to ``service`` adaptively, at most ``maximum``; set once per service."""
+        if service not in self.limits:
+            self.limits[service] = AdaptiveLimit(start=start, maximum=maximum)
+        return self.limits[service]
 
     def msal_http_client(self) -> "MsalHttpClient":
         """An ``http_client`` for msal that uses this session and passes ``verify`` on every call."""

@@ -25,9 +25,10 @@ options:
     default: []
   max_concurrency:
     description:
-      - How many Exchange requests run at once when addresses are looked up one by one.
+      - The most Exchange requests in flight at once when addresses are looked up one by one. The module
+        starts with 4 and adapts, fewer when Exchange throttles (HTTP 429), more while it answers.
     type: int
-    default: 4
+    default: 8
 extends_documentation_fragment:
   - m365ops.remediation.auth
   - m365ops.remediation.auth.attributes
@@ -109,7 +110,7 @@ def main() -> None:
     """Read the Restricted Users list."""
     m = M365Module(dict(
         addresses=dict(type='list', elements='str', default=[]),
-        max_concurrency=dict(type='int', default=4),
+        max_concurrency=dict(type='int', default=8),
     ))
 
     def work():

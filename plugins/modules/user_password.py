@@ -62,7 +62,7 @@ options:
       - A JSON file, readable only by its owner (mode 0600), that receives the new passwords by user principal
         name, merged with what it already holds.
       - It is written atomically, before the reset (marked pending) and after it; it is never written through
-        a symbolic link, nor when it exists and others can read it. Its folder must exist.
+        a symbolic link, nor when it exists and others can read it. A missing folder is created with mode 0700.
     type: path
   return_passwords:
     description:
@@ -200,12 +200,16 @@ def main() -> None:
         m.module.fail_json(msg="only_if_changed_before: '%s' is not an ISO 8601 time such as 2026-11-20T08:00:00Z" % gate)
     if p['return_passwords'] and not m.module.no_log:
         m.module.fail_json(msg='return_passwords needs no_log: true on the task, so that the passwords are never logged')
-    # In check mode the folder may not exist yet (a role makes it in the same run); what exists is checked.
-    if p['password_file'] and not (m.check_mode and not os.path.isdir(os.path.dirname(os.path.abspath(p['password_file'])))):
+    if p['password_file']:
+        folder = os.path.dirname(os.path.abspath(p['password_file']))
         try:
-            secure_file.check_target(p['password_file'])
-        except M365Error as error:
-            m.fail_from_error(error)
+            # Checked before any request; in check mode a missing folder is fine (it would be made).
+            if not m.check_mode:
+                secure_file.make_private_folder(folder)
+            if os.path.isdir(folder):
+                secure_file.check_target(p['password_file'])
+        except (M365Error, OSError) as error:
+            m.module.fail_json(msg='password_file: %s' % error)
 
     def work():
         done, targets = ops.user_targets(m.graph, p['users'], p['protected'])

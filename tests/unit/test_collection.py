@@ -31,9 +31,10 @@ def test_ansible_doc_renders(module):
     assert '[WARNING]' not in done.stderr, done.stderr
 
 
-def test_every_module_in_the_action_group():
+def test_every_service_module_in_the_action_group():
+    # report_file talks to no service: module_defaults of the group (credentials) would not fit it.
     runtime = yaml.safe_load((ROOT / 'meta' / 'runtime.yml').read_text())
-    assert sorted(runtime['action_groups']['m365']) == MODULES
+    assert sorted(runtime['action_groups']['m365']) == [m for m in MODULES if m != 'report_file']
 
 
 def test_build_has_no_development_files(tmp_path):

@@ -1,0 +1,81 @@
+#!/usr/bin/python
+# Copyright: m365ops.remediation contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: report_file
+short_description: Write a JSON report as a private file on the controller
+version_added: 0.1.0
+description:
+  - Writes a document as JSON to a file readable only by its owner (mode 0600), atomically (a new file, then
+    a rename), never through a symbolic link. The folder is created with mode 0700 when missing.
+  - The P(m365ops.remediation.unblock_email#role) role writes its per-tenant reports with it. It runs as an
+    action on the controller, so that writing a report costs no module run.
+  - A report is the record of a run, not state to manage, so the task always reports no change, and it
+    writes in check mode too.
+author:
+  - m365ops maintainers (@m365ops)
+options:
+  path:
+    description:
+      - The file to write.
+    type: path
+    required: true
+  content:
+    description:
+      - The document to write as JSON.
+    type: raw
+    required: true
+attributes:
+  action:
+    support: full
+  check_mode:
+    support: full
+    details: Writes in check mode too, as the report says what a run would do.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+  idempotent:
+    support: full
+    details: Always reports no change; the file holds the latest report.
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
+"""
+
+EXAMPLES = r"""
+- name: Keep a tenant's report
+  m365ops.remediation.report_file:
+    path: /var/lib/m365ops/reports/contoso.json
+    content: "{{ report }}"
+"""
+
+RETURN = r"""
+path:
+  description: The file written.
+  returned: always
+  type: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.m365ops.remediation.plugins.module_utils.errors import M365Error
+from ansible_collections.m365ops.remediation.plugins.module_utils import secure_file
+
+
+def main() -> None:
+    """Write the report when run as a module (the action plugin does the same without a module run)."""
+    module = AnsibleModule(dict(path=dict(type='path', required=True), content=dict(type='raw', required=True)),
+                           supports_check_mode=True)
+    try:
+        secure_file.write_report(module.params['path'], module.params['content'])
+    except (M365Error, OSError) as error:
+        module.fail_json(msg=str(error))
+    module.exit_json(changed=False, path=module.params['path'])
+
+
+if __name__ == '__main__':
+    main()

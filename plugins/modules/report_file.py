@@ -31,6 +31,10 @@ options:
 attributes:
   action:
     support: full
+  async:
+    support: none
+  bypass_host_loop:
+    support: none
   check_mode:
     support: full
     details: Writes in check mode too, as the report says what a run would do.
@@ -39,6 +43,7 @@ attributes:
   platform:
     platforms: posix
   idempotent:
+    description: Run again with the same options, the module reports no change.
     support: full
     details: Always reports no change; the file holds the latest report.
 extends_documentation_fragment:

@@ -3,8 +3,10 @@
 
 """The decisions of the unblock_email role, as plain functions over module results (no I/O).
 
-A *plan* is a list of per-user items. Each item has ``steps``: ``password``, ``sessions`` and
-``unblock``, each ``{"status", "msg"}`` with status one of
+A *plan* is a list of per-user items. Each item has ``steps`` in Microsoft's order: regain control
+(``password``, ``sessions``, and the opt-in ``sign_in`` and ``auth_methods``), clean the mailbox
+(``forwarding``, ``inbox_rules``, opt-in ``protocols``), then ``unblock``; only the steps turned on are
+there. Each step is ``{"status", "msg"}`` with status one of
 
 - ``todo``: to be done by the next step of the role;
 - ``done`` / ``would_do`` (check mode): done by this run;
@@ -20,6 +22,8 @@ import typing as t
 from ansible_collections.m365ops.remediation.plugins.module_utils import remediation as rem
 
 STEPS = ('password', 'sessions', 'unblock')
+# Steps the role can add before the unblock, in Microsoft's order.
+CONTAINMENT = ('sign_in', 'auth_methods', 'forwarding', 'inbox_rules', 'protocols')
 REPORTED = ('user', 'user_principal_name', 'id', 'address', 'protected', 'restricted', 'restricted_at', 'reason_details',
             'unblocked_at', 'sending_expected_by', 'sending_expected_at_latest')
 COUNTED = ('users', 'password_reset', 'sessions_revoked', 'unblocked', 'already_remediated', 'skipped', 'failed')
@@ -30,17 +34,27 @@ def _step(status: str, msg: str) -> dict[str, str]:
     return {'status': status, 'msg': msg}
 
 
-def _all_steps(status: str, msg: str) -> dict[str, dict[str, str]]:
-    return {name: _step(status, msg) for name in STEPS}
+def step_names(containment: t.Iterable[str] = ()) -> list[str]:
+    """The steps of a plan, in order, with the containment steps that are turned on."""
+    unknown = set(containment) - set(CONTAINMENT)
+    if unknown:
+        raise ValueError('unknown step(s): %s; known: %s' % (', '.join(sorted(unknown)), ', '.join(CONTAINMENT)))
+    return ['password', 'sessions'] + [name for name in CONTAINMENT if name in containment] + ['unblock']
 
 
 def plan(users: list[dict[str, t.Any]], entries: list[dict[str, t.Any]], protected: t.Iterable[str] = (),
-         reset_password: bool = True, revoke_sessions: bool = True) -> list[dict[str, t.Any]]:
+         reset_password: bool = True, revoke_sessions: bool = True, containment: t.Iterable[str] = ()) -> list[dict[str, t.Any]]:
     """What to do for each user (``user_info`` results) given the Restricted Users list (``restricted_user_info`` entries).
 
     A user is matched to the list by any of its SMTP addresses. The password and sessions steps are gated
-    on the moment the account was restricted, so that a re-run does not reset again.
+    on the moment the account was restricted, so that a re-run does not reset again; the containment
+    steps are idempotent by themselves (a mailbox without forwarding has nothing to clear).
     """
+    names = step_names(containment)
+
+    def _all_steps(status: str, msg: str) -> dict[str, dict[str, str]]:
+        return {name: _step(status, msg) for name in names}
+
     listed = {e['address']: e for e in entries}
     shielded = {str(p).strip().lower() for p in protected if str(p).strip()}
     items = []
@@ -77,13 +91,13 @@ def plan(users: list[dict[str, t.Any]], entries: list[dict[str, t.Any]], protect
         elif entry is None:
             item['steps'] = _all_steps('skipped', 'not on the Restricted Users list: nothing to do')
         else:
-            item['steps'] = {
-                'password': _gate(reset_password, user.get('last_password_change'), item['restricted_at'],
-                                  'password already changed at %s, after the block' % user.get('last_password_change')),
-                'sessions': _gate(revoke_sessions, user.get('sign_in_sessions_valid_from'), item['restricted_at'],
-                                  'sessions already revoked at %s, after the block' % user.get('sign_in_sessions_valid_from')),
-                'unblock': _step('todo', ''),
-            }
+            item['steps'] = _all_steps('todo', '')
+            item['steps'].update(
+                password=_gate(reset_password, user.get('last_password_change'), item['restricted_at'],
+                               'password already changed at %s, after the block' % user.get('last_password_change')),
+                sessions=_gate(revoke_sessions, user.get('sign_in_sessions_valid_from'), item['restricted_at'],
+                               'sessions already revoked at %s, after the block' % user.get('sign_in_sessions_valid_from')),
+            )
             if user.get('on_premises_sync_enabled') and item['steps']['password']['status'] == 'todo':
                 item['steps']['password'] = _step('failed', 'synchronised from on-premises Active Directory: reset the password '
                                                             'in Active Directory, then run again')
@@ -100,17 +114,24 @@ def _gate(enabled: bool, last: t.Any, restricted_at: t.Any, already: str) -> dic
 
 
 def block_unsafe_unblocks(items: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
-    """An account is unblocked only once its password is under control: reset now, or already after the block."""
+    """An account is unblocked only once it is under control: every earlier step done, already done or off.
+
+    A failed password reset, session revocation or mailbox clean-up keeps the account blocked, with why.
+    """
     for item in items:
         steps = item['steps']
-        if steps['unblock']['status'] == 'todo' and steps['password']['status'] == 'failed':
-            steps['unblock'] = _step('skipped', 'not unblocked because the password reset failed: ' + steps['password']['msg'])
+        if steps['unblock']['status'] != 'todo':
+            continue
+        for name, step in steps.items():
+            if name != 'unblock' and step['status'] == 'failed':
+                steps['unblock'] = _step('skipped', 'not unblocked because the %s step failed: %s' % (name.replace('_', ' '), step['msg']))
+                break
     return items
 
 
 def pending(items: list[dict[str, t.Any]], step: str, key: str = 'id') -> list[str]:
     """The ``key`` of each item whose ``step`` is still to do, for the next module call."""
-    return [item[key] for item in items if item['steps'][step]['status'] == 'todo']
+    return [item[key] for item in items if item['steps'].get(step, {}).get('status') == 'todo']
 
 
 def apply(items: list[dict[str, t.Any]], step: str, result: dict[str, t.Any], check_mode: bool = False) -> list[dict[str, t.Any]]:
@@ -147,7 +168,7 @@ def apply(items: list[dict[str, t.Any]], step: str, result: dict[str, t.Any], ch
 
 def outcome(item: dict[str, t.Any]) -> str:
     """One word for a user: remediated, would_remediate, already_remediated, skipped or failed."""
-    statuses = [item['steps'][name]['status'] for name in STEPS]
+    statuses = [step['status'] for step in item['steps'].values()]
     if item.get('protected'):
         return 'skipped'
     if 'failed' in statuses or (item.get('restricted') and item['steps']['unblock']['status'] == 'skipped'):
@@ -165,9 +186,10 @@ def tenant_report(items: list[dict[str, t.Any]], tenant: str, tenant_id: str | N
                   error: str | None = None, generated_at: str | None = None) -> dict[str, t.Any]:
     """The report of one tenant: every user with every step, and the counts. Never a password or token."""
     users = []
+    names = list(items[0]['steps']) if items else list(STEPS)
     for item in items:
         steps = {}
-        for name in STEPS:
+        for name in item['steps']:
             status, msg = item['steps'][name]['status'], item['steps'][name]['msg']
             if status == 'todo':
                 status, msg = 'failed', 'not reached: %s' % (error or 'an earlier step stopped the run')
@@ -184,6 +206,7 @@ def tenant_report(items: list[dict[str, t.Any]], tenant: str, tenant_id: str | N
         'already_remediated': sum(1 for u in users if u['outcome'] == 'already_remediated'),
         'skipped': sum(1 for u in users if u['outcome'] == 'skipped'),
         'failed': sum(1 for u in users if u['outcome'] == 'failed'),
+        'steps': {name: sum(1 for u in users if u['steps'][name]['status'] in ('done', 'would_do')) for name in names},
     }
     expected = [u['sending_expected_by'] for u in users if u.get('sending_expected_by')]
     latest = [u['sending_expected_at_latest'] for u in users if u.get('sending_expected_at_latest')]
@@ -191,6 +214,7 @@ def tenant_report(items: list[dict[str, t.Any]], tenant: str, tenant_id: str | N
         'tenant': tenant,
         'tenant_id': tenant_id,
         'check_mode': bool(check_mode),
+        'steps': names,
         'generated_at': generated_at or rem.isoformat(rem.utcnow()),
         'error': error,
         'failed': bool(error) or counts['failed'] > 0,

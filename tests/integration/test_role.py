@@ -188,3 +188,58 @@ def test_passwords_never_in_vvvv_output(emulator, tmp_path):
     for secret in passwords + [seeds.CONTOSO_SECRET]:
         assert secret not in run.output
         assert secret not in reports
+
+
+def rob_state(emulator) -> tuple[dict, dict]:
+    state = emulator.state(seeds.CONTOSO_TENANT_ID)
+    rob = next(u for u in state['users'] if u['userPrincipalName'] == 'rob@contoso.com')
+    return rob, state['mailboxes']['rob@contoso.com']
+
+
+def test_mailbox_cleaned_before_unblock_and_kept_rule_left_alone(emulator, tmp_path):
+    keep = ['-e', json.dumps({'unblock_email_keep_inbox_rules': [seeds.ROB_HIDE_RULE_NAME]})]
+    mark = emulator.mark()
+    check = Run(emulator, tmp_path, '--check', *users_arg('rob@contoso.com'), *keep)
+    check.assert_rc(0)
+    assert emulator.writes(mark) == []
+    steps = check.users()['rob@contoso.com']['steps']
+    assert check.report()['steps'] == ['password', 'sessions', 'forwarding', 'inbox_rules', 'unblock']
+    assert steps['forwarding']['status'] == 'would_do' and steps['inbox_rules']['status'] == 'would_do'
+
+    mark = emulator.mark()
+    applied = Run(emulator, tmp_path, *users_arg('rob@contoso.com'), *keep)
+    applied.assert_rc(0)
+    rob, mailbox = rob_state(emulator)
+    assert mailbox['ForwardingSmtpAddress'] is None and not mailbox['DeliverToMailboxAndForward']
+    rules = {r['displayName']: r for r in rob['messageRules']}
+    assert rules[seeds.ROB_FORWARD_RULE_NAME]['isEnabled'] is False      # the malicious forward is off
+    assert rules[seeds.ROB_HIDE_RULE_NAME].get('isEnabled', True) is True  # kept on request
+    assert rules[seeds.ROB_NEWSLETTER_RULE_NAME].get('isEnabled', True) is True
+    writes = emulator.writes(mark)
+    order = [w.get('cmdlet') or w['path'] for w in writes]
+    unblock_at = order.index('Remove-BlockedSenderAddress')
+    assert order.index('Set-Mailbox') < unblock_at
+    assert any('messageRules' in str(p) for p in order[:unblock_at])
+    assert applied.users()['rob@contoso.com']['outcome'] == 'remediated'
+
+    again = Run(emulator, tmp_path, *users_arg('rob@contoso.com'), *keep)
+    again.assert_rc(0)
+    assert again.recap['localhost']['changed'] == 0
+
+
+def test_opt_in_containment_steps(emulator, tmp_path):
+    options = {'unblock_email_block_sign_in': True, 'unblock_email_remove_auth_methods': True,
+               'unblock_email_incident_start': seeds.RESTRICTED_AT, 'unblock_email_disable_protocols': ['pop', 'imap']}
+    run = Run(emulator, tmp_path, *users_arg('rob@contoso.com'), '-e', json.dumps(options))
+    run.assert_rc(0)
+    rob, dummy = rob_state(emulator)
+    assert rob['accountEnabled'] is False
+    methods = {m['id'] for m in rob['authenticationMethods']}
+    assert seeds.ROB_ATTACKER_AUTHENTICATOR_ID not in methods and seeds.ROB_OLD_AUTHENTICATOR_ID in methods
+    steps = run.users()['rob@contoso.com']['steps']
+    assert run.report()['steps'] == ['password', 'sessions', 'sign_in', 'auth_methods', 'forwarding', 'inbox_rules', 'protocols', 'unblock']
+    assert {s['status'] for s in steps.values()} == {'done'}
+
+    missing = Run(emulator, tmp_path / 'missing', *users_arg('ann@contoso.com'), '-e', json.dumps({'unblock_email_remove_auth_methods': True}))
+    missing.assert_rc(2)
+    assert 'unblock_email_incident_start' in missing.output

@@ -91,7 +91,28 @@ def test_report_outcomes_and_totals():
     ann = report['users'][1]
     assert ann['steps']['unblock'] == {'status': 'failed', 'msg': 'not reached: Exchange down'}
     assert report['counts'] == {'users': 3, 'password_reset': 2, 'sessions_revoked': 2, 'unblocked': 1,
-                                'already_remediated': 0, 'skipped': 1, 'failed': 1}
+                                'already_remediated': 0, 'skipped': 1, 'failed': 1,
+                                'steps': {'password': 2, 'sessions': 2, 'unblock': 1}}
+    assert report['steps'] == ['password', 'sessions', 'unblock']
     assert report['failed'] and report['sending_expected_by'] == 'A'
     run = unblock.run_summary([report, unblock.tenant_report([], 'empty', None, False)])
     assert run['tenants'] == 2 and run['tenants_failed'] == 1 and run['totals']['unblocked'] == 1
+
+
+def test_containment_steps_in_order_and_failed_cleanup_keeps_blocked():
+    plan = unblock.plan([user('rob@contoso.com')], [entry('rob@contoso.com')], containment=['inbox_rules', 'forwarding'])
+    assert list(plan[0]['steps']) == ['password', 'sessions', 'forwarding', 'inbox_rules', 'unblock']
+    plan = unblock.apply(plan, 'forwarding', {'results': [{'id': 'id-rob', 'failed': True, 'msg': 'Set-Mailbox refused'}]})
+    assert plan[0]['steps']['unblock']['status'] == 'skipped'
+    assert 'forwarding step failed: Set-Mailbox refused' in plan[0]['steps']['unblock']['msg']
+    assert unblock.pending(plan, 'protocols') == []
+    assert unblock.tenant_report(plan, 't', None, False)['users'][0]['outcome'] == 'failed'
+
+
+def test_unknown_step_is_refused():
+    try:
+        unblock.plan([], [], containment=['reboot'])
+    except ValueError as error:
+        assert 'reboot' in str(error)
+    else:
+        raise AssertionError('an unknown step was accepted')

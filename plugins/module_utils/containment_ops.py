@@ -42,15 +42,6 @@ Read = t.Callable[[list[tuple[str, dict[str, t.Any]]]], dict[str, t.Any]]
 Pending = list[tuple[str, dict[str, t.Any], Step]]
 
 
-def target_options() -> dict[str, t.Any]:
-    """The options of every changing containment module: the users, the protected accounts, failing at the end."""
-    return dict(
-        users=dict(type='list', elements='str', required=True),
-        protected=dict(type='list', elements='str', default=[]),
-        continue_on_error=dict(type='bool', default=False),
-    )
-
-
 def identity(ref: str, user: dict[str, t.Any]) -> dict[str, t.Any]:
     """The fields every per-user result starts with."""
     return dict(user=ref, id=user.get('id'), user_principal_name=user.get('userPrincipalName'))

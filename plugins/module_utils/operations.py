@@ -166,6 +166,15 @@ def run_concurrently(func: t.Callable[[T], R], items: t.Sequence[T], max_workers
         return list(zip(items, pool.map(call, items)))
 
 
+def user_options() -> dict[str, t.Any]:
+    """The options of every module that changes users: the users, the protected accounts, failing at the end."""
+    return dict(
+        users=dict(type='list', elements='str', required=True),
+        protected=dict(type='list', elements='str', default=[]),
+        continue_on_error=dict(type='bool', default=False),
+    )
+
+
 def reference_keys(given: t.Iterable[t.Any]) -> list[str]:
     """The user references as results are keyed and ordered: stripped, repeats (any case) once."""
     return rem.dedupe(str(g).strip() for g in given)

@@ -43,8 +43,8 @@ options:
     elements: str
     default: []
 extends_documentation_fragment:
+  - m365ops.remediation.users
   - m365ops.remediation.containment
-  - m365ops.remediation.containment.rules
   - m365ops.remediation.auth
   - m365ops.remediation.auth.attributes
   - ansible.builtin.action_common_attributes
@@ -203,6 +203,7 @@ results:
 from ansible_collections.m365ops.remediation.plugins.module_utils.base import M365Module
 from ansible_collections.m365ops.remediation.plugins.module_utils import containment as con
 from ansible_collections.m365ops.remediation.plugins.module_utils import containment_ops as cops
+from ansible_collections.m365ops.remediation.plugins.module_utils import operations as ops
 
 
 def main() -> None:
@@ -212,7 +213,7 @@ def main() -> None:
         suspicious=dict(type='bool', default=True),
         select=dict(type='list', elements='str', default=[]),
         keep=dict(type='list', elements='str', default=[]),
-        **dict(cops.rule_options(), **cops.target_options())
+        **dict(cops.rule_options(), **ops.user_options())
     ))
     p = m.params
     if not p['suspicious'] and not p['select']:

@@ -30,7 +30,7 @@ options:
     type: bool
     default: false
 extends_documentation_fragment:
-  - m365ops.remediation.containment.rules
+  - m365ops.remediation.containment
   - m365ops.remediation.auth
   - m365ops.remediation.auth.attributes
   - ansible.builtin.action_common_attributes

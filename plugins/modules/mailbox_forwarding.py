@@ -31,7 +31,7 @@ options:
     type: int
     default: 4
 extends_documentation_fragment:
-  - m365ops.remediation.containment
+  - m365ops.remediation.users
   - m365ops.remediation.auth
   - m365ops.remediation.auth.attributes
   - ansible.builtin.action_common_attributes
@@ -122,6 +122,7 @@ results:
 from ansible_collections.m365ops.remediation.plugins.module_utils.base import M365Module
 from ansible_collections.m365ops.remediation.plugins.module_utils import containment as con
 from ansible_collections.m365ops.remediation.plugins.module_utils import containment_ops as cops
+from ansible_collections.m365ops.remediation.plugins.module_utils import operations as ops
 
 
 def main() -> None:
@@ -129,7 +130,7 @@ def main() -> None:
     m = M365Module(dict(
         state=dict(type='str', choices=['absent'], default='absent'),
         max_concurrency=dict(type='int', default=4),
-        **cops.target_options()
+        **ops.user_options()
     ))
 
     def plan(base, user, mailbox):

@@ -44,7 +44,7 @@ options:
     type: int
     default: 4
 extends_documentation_fragment:
-  - m365ops.remediation.containment
+  - m365ops.remediation.users
   - m365ops.remediation.auth
   - m365ops.remediation.auth.attributes
   - ansible.builtin.action_common_attributes
@@ -139,6 +139,7 @@ results:
 from ansible_collections.m365ops.remediation.plugins.module_utils.base import M365Module
 from ansible_collections.m365ops.remediation.plugins.module_utils import containment as con
 from ansible_collections.m365ops.remediation.plugins.module_utils import containment_ops as cops
+from ansible_collections.m365ops.remediation.plugins.module_utils import operations as ops
 
 
 def main() -> None:
@@ -148,7 +149,7 @@ def main() -> None:
         disable=dict(type='list', elements='str', choices=names, default=['pop', 'imap', 'smtp_auth']),
         enable=dict(type='list', elements='str', choices=names, default=[]),
         max_concurrency=dict(type='int', default=4),
-        **cops.target_options()
+        **ops.user_options()
     ))
     p = m.params
     both = sorted(set(p['disable']) & set(p['enable']))

@@ -51,7 +51,7 @@ options:
     elements: str
     default: []
 extends_documentation_fragment:
-  - m365ops.remediation.containment
+  - m365ops.remediation.users
   - m365ops.remediation.auth
   - m365ops.remediation.auth.attributes
   - ansible.builtin.action_common_attributes
@@ -171,6 +171,7 @@ results:
 from ansible_collections.m365ops.remediation.plugins.module_utils.base import M365Module
 from ansible_collections.m365ops.remediation.plugins.module_utils import containment as con
 from ansible_collections.m365ops.remediation.plugins.module_utils import containment_ops as cops
+from ansible_collections.m365ops.remediation.plugins.module_utils import operations as ops
 from ansible_collections.m365ops.remediation.plugins.module_utils import remediation as rem
 
 
@@ -182,7 +183,7 @@ def main() -> None:
         ids=dict(type='list', elements='str', default=[]),
         types=dict(type='list', elements='str', choices=list(con.REMOVABLE_METHOD_TYPES), default=[]),
         keep=dict(type='list', elements='str', default=[]),
-        **cops.target_options()
+        **ops.user_options()
     ))
     p = m.params
     gate = p['registered_after']

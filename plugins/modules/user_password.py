@@ -20,12 +20,6 @@ description:
 author:
   - m365ops maintainers (@m365ops)
 options:
-  users:
-    description:
-      - The users, by user principal name, object id or any of their SMTP addresses.
-    type: list
-    elements: str
-    required: true
   password:
     description:
       - The new password for every given user. Left out, a different password is generated for each user.
@@ -50,13 +44,6 @@ options:
       - An ISO 8601 time. Users whose password last changed at or after it are not reset again.
       - The P(m365ops.remediation.unblock_email#role) role passes the time the account was restricted.
     type: str
-  protected:
-    description:
-      - Accounts that are never reset (break-glass accounts, administrators), by UPN, SMTP address or object
-        id. A given user on this list is reported as protected and skipped.
-    type: list
-    elements: str
-    default: []
   password_file:
     description:
       - A JSON file, readable only by its owner (mode 0600), that receives the new passwords by user principal
@@ -70,12 +57,8 @@ options:
         before any change.
     type: bool
     default: false
-  continue_on_error:
-    description:
-      - When V(false), the task fails at the end if any user failed (the others are still done).
-    type: bool
-    default: false
 extends_documentation_fragment:
+  - m365ops.remediation.users
   - m365ops.remediation.auth
   - m365ops.remediation.auth.attributes
   - ansible.builtin.action_common_attributes
@@ -178,16 +161,14 @@ from ansible_collections.m365ops.remediation.plugins.module_utils import secure_
 def main() -> None:
     """Reset passwords."""
     m = M365Module(dict(
-        users=dict(type='list', elements='str', required=True),
+        **ops.user_options(),
         password=dict(type='str', no_log=True),
         password_length=dict(type='int', default=20, no_log=False),
         force_change_password_next_sign_in=dict(type='bool', default=True),
         force_change_password_next_sign_in_with_mfa=dict(type='bool', default=False),
         only_if_changed_before=dict(type='str'),
-        protected=dict(type='list', elements='str', default=[]),
         password_file=dict(type='path'),
         return_passwords=dict(type='bool', default=False),
-        continue_on_error=dict(type='bool', default=False),
     ))
     p = m.params
     if p['password'] is not None and not rem.password_complies(p['password']):

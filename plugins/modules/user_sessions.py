@@ -16,12 +16,6 @@ description:
 author:
   - m365ops maintainers (@m365ops)
 options:
-  users:
-    description:
-      - The users, by user principal name, object id or any of their SMTP addresses.
-    type: list
-    elements: str
-    required: true
   state:
     description:
       - V(revoked) revokes the sessions.
@@ -33,18 +27,8 @@ options:
       - An ISO 8601 time. Users whose sessions are only valid from that time or later are not revoked again.
       - The P(m365ops.remediation.unblock_email#role) role passes the time the account was restricted.
     type: str
-  protected:
-    description:
-      - Accounts that are never touched, by UPN, SMTP address or object id.
-    type: list
-    elements: str
-    default: []
-  continue_on_error:
-    description:
-      - When V(false), the task fails at the end if any user failed (the others are still done).
-    type: bool
-    default: false
 extends_documentation_fragment:
+  - m365ops.remediation.users
   - m365ops.remediation.auth
   - m365ops.remediation.auth.attributes
   - ansible.builtin.action_common_attributes
@@ -118,11 +102,9 @@ from ansible_collections.m365ops.remediation.plugins.module_utils import remedia
 def main() -> None:
     """Revoke sign-in sessions."""
     m = M365Module(dict(
-        users=dict(type='list', elements='str', required=True),
+        **ops.user_options(),
         state=dict(type='str', choices=['revoked'], default='revoked'),
         only_if_valid_from_before=dict(type='str'),
-        protected=dict(type='list', elements='str', default=[]),
-        continue_on_error=dict(type='bool', default=False),
     ))
     p = m.params
     gate = p['only_if_valid_from_before']

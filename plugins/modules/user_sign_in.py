@@ -23,7 +23,7 @@ options:
     choices: [blocked, allowed]
     default: blocked
 extends_documentation_fragment:
-  - m365ops.remediation.containment
+  - m365ops.remediation.users
   - m365ops.remediation.auth
   - m365ops.remediation.auth.attributes
   - ansible.builtin.action_common_attributes
@@ -106,13 +106,14 @@ results:
 
 from ansible_collections.m365ops.remediation.plugins.module_utils.base import M365Module
 from ansible_collections.m365ops.remediation.plugins.module_utils import containment_ops as cops
+from ansible_collections.m365ops.remediation.plugins.module_utils import operations as ops
 
 
 def main() -> None:
     """Block or allow sign-in."""
     m = M365Module(dict(
         state=dict(type='str', choices=['blocked', 'allowed'], default='blocked'),
-        **cops.target_options()
+        **ops.user_options()
     ))
     wanted = m.params['state'] == 'allowed'
     word = 'allowed' if wanted else 'blocked'

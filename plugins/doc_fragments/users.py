@@ -1,0 +1,31 @@
+# Copyright: m365ops.remediation contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Shared documentation of the modules that change users: which users, which never, failing at the end."""
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    """Options written once for every module that changes users or their mailboxes."""
+
+    DOCUMENTATION = r"""
+options:
+  users:
+    description:
+      - The users, by user principal name, object id or any of their SMTP addresses.
+    type: list
+    elements: str
+    required: true
+  protected:
+    description:
+      - Accounts that are never touched, by UPN, SMTP address or object id.
+    type: list
+    elements: str
+    default: []
+  continue_on_error:
+    description:
+      - When V(false), the task fails at the end if any user failed (the others are still done).
+    type: bool
+    default: false
+"""

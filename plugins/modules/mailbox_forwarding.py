@@ -142,7 +142,7 @@ def main() -> None:
         return cops.Step(dict(base, **record), change, 'forwarding to %s removed' % target if change else 'no forwarding; nothing to do',
                          'forwarding to %s would be removed' % target, before, cleared)
 
-    m.run(lambda: cops.converge(m, cops.exchange_read(m, 'Get-Mailbox'), plan, cops.exchange_apply(m, 'Set-Mailbox')))
+    m.run(lambda: cops.converge(m, cops.forwarding_read(m), plan, cops.exchange_apply(m, 'Set-Mailbox')))
 
 
 if __name__ == '__main__':

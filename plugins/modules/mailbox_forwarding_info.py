@@ -118,7 +118,7 @@ def main() -> None:
 
     def work():
         if m.params['users']:
-            summary = cops.inspect(m, cops.exchange_read(m, 'Get-Mailbox'), lambda user, mailbox: con.forwarding_record(mailbox))
+            summary = cops.inspect(m, cops.forwarding_read(m), lambda user, mailbox: con.forwarding_record(mailbox))
         else:
             mailboxes = m.exchange.invoke('Get-Mailbox', {'ResultSize': 'Unlimited'}).value
             summary = dict(changed=False, results=sorted((

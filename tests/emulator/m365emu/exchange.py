@@ -58,6 +58,32 @@ MESSAGES = {
 }
 
 
+_OPATH_TERM = re.compile(r"^\s*(\w+)\s+-(eq|ne)\s+\$(null|true|false)\s*$", re.I)
+
+
+def opath_filter(expression: str) -> Callable[[dict[str, Any]], bool]:
+    """The part of Exchange's OPATH ``-Filter`` syntax admins use to find forwarding mailboxes:
+    ``Prop -ne $null`` / ``Prop -eq $null`` / ``Prop -eq $true`` terms joined by ``-or`` (or all by ``-and``).
+    Anything else is refused the way the service refuses a filter it cannot parse."""
+    joiner = "-and" if re.search(r"\s-and\s", expression, re.I) else "-or"
+    terms = []
+    for part in re.split(r"\s%s\s" % joiner, expression, flags=re.I):
+        match = _OPATH_TERM.match(part.strip().strip("()"))
+        if not match:
+            raise cmdlet_error("bad_value", name="Filter", detail="Invalid filter syntax: '%s'." % expression)
+        prop, operator, literal = match.group(1), match.group(2).lower(), match.group(3).lower()
+        value = {"null": None, "true": True, "false": False}[literal]
+        terms.append((prop, operator, value))
+
+    def holds(obj: dict[str, Any], term: tuple[str, str, Any]) -> bool:
+        actual = next((v for k, v in obj.items() if k.lower() == term[0].lower()), None)
+        actual = actual or None if term[2] is None else actual
+        return (actual == term[2]) if term[1] == "eq" else (actual != term[2])
+
+    combine = all if joiner == "-and" else any
+    return lambda obj: combine(holds(obj, term) for term in terms)
+
+
 class ExchangeError(Exception):
     """An error answer in the adminapi shape."""
 
@@ -370,13 +396,17 @@ class ExchangeService:
     def _get_recipients(self, tenant: Tenant, params: dict[str, Any],
                         shape: Callable[[dict[str, Any]], dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
         """A Get- cmdlet over mailboxes: ``-Identity`` gives one (or not found), none gives all."""
-        args = self._params(params, ("Identity", "ResultSize"))
+        args = self._params(params, ("Identity", "ResultSize", "Filter"))
         if args.get("Identity"):
             user = tenant.find_mailbox_user(str(args["Identity"]))
             if user is None:
                 raise cmdlet_error("not_found", identity=args["Identity"])
             return [shape(user)], []
-        return [shape(u) for u in tenant.users if u.get("mailbox") is not None], []
+        objects = [shape(u) for u in tenant.users if u.get("mailbox") is not None]
+        if args.get("Filter"):
+            keep = opath_filter(str(args["Filter"]))
+            objects = [o for o in objects if keep(o)]
+        return objects, []
 
     def set_mailbox(self, tenant: Tenant, params: dict[str, Any], what_if: bool) -> tuple[list[dict[str, Any]], list[str]]:
         """Set-Mailbox -Identity x [-ForwardingSmtpAddress a] [-ForwardingAddress r] [-DeliverToMailboxAndForward b]."""

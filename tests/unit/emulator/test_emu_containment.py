@@ -162,3 +162,16 @@ def test_cas_mailbox(emulator, client):
     assert [w["cmdlet"] for w in emulator.writes(mark)] == ["Set-CASMailbox"] * 4
     assert len(client.exchange(T, exo, "Get-CASMailbox").json()["value"]) == 8
     assert emulator.state(T)["mailboxes"]["rob@contoso.com"]["PopEnabled"] is False
+
+
+def test_opath_filter_for_forwarding_mailboxes():
+    from m365emu.exchange import opath_filter
+    import pytest as _pytest
+    keep = opath_filter('ForwardingSmtpAddress -ne $null -or ForwardingAddress -ne $null -or DeliverToMailboxAndForward -eq $true')
+    assert keep({'ForwardingSmtpAddress': 'smtp:x@evil.example', 'ForwardingAddress': None, 'DeliverToMailboxAndForward': False})
+    assert keep({'ForwardingSmtpAddress': None, 'ForwardingAddress': None, 'DeliverToMailboxAndForward': True})
+    assert not keep({'ForwardingSmtpAddress': None, 'ForwardingAddress': '', 'DeliverToMailboxAndForward': False})
+    both = opath_filter('ForwardingSmtpAddress -ne $null -and DeliverToMailboxAndForward -eq $true')
+    assert not both({'ForwardingSmtpAddress': 'smtp:x@evil.example', 'DeliverToMailboxAndForward': False})
+    with _pytest.raises(Exception):
+        opath_filter('Name -like "rob*"')

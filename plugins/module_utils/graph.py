@@ -225,7 +225,9 @@ class GraphClient:
         Requests (``{"id", "method", "url", "body"?, "headers"?}``, url relative to the version root)
         are sent 20 per batch, up to ``max_concurrency`` batches at a time. Items answered 429/503 (and
         504 for reads) are sent again in a later round, after the longest item ``Retry-After`` (else a
-        backoff), within the transport's RetryPolicy (attempts and total wait); every other answer is
+        backoff), within the transport's RetryPolicy (attempts and total wait). Items answered 401
+        because the token expired in the middle of the call are sent again once with a fresh token (a
+        401 is a refusal before any processing, so this is safe for writes too). Every other answer is
         final. When a whole batch POST fails, each of its items gets that status and error body.
         ``dependsOn`` chains are not supported: items must be independent.
         """
@@ -242,6 +244,7 @@ class GraphClient:
         pending = items
         waited = 0.0
         round_no = 0
+        refreshed = False
         executor = None
         try:
             while pending:
@@ -255,6 +258,7 @@ class GraphClient:
                 else:
                     answers = [self._post_batch(chunk) for chunk in chunks]
                 retry: list[dict[str, Any]] = []
+                rejected: list[dict[str, Any]] = []
                 delays: list[float] = []
                 by_id = {item["id"]: item for item in pending}
                 for answer in answers:
@@ -268,6 +272,16 @@ class GraphClient:
                             seconds = parse_retry_after(_header(result.headers, "Retry-After"))
                             if seconds is not None:
                                 delays.append(min(seconds, policy.retry_after_max))
+                        elif result.status == 401 and not refreshed and _item_token_rejected(result):
+                            rejected.append(item)
+                if rejected:
+                    refreshed = True
+                    current = self.credential.get_token(self.resource)
+                    if self.credential.refresh(self.resource, current) != current:
+                        retry.extend(rejected)
+                        if not delays and len(retry) == len(rejected):
+                            # Only token refusals: resend at once, no backoff needed.
+                            delays.append(0.0)
                 if not retry or round_no >= policy.max_attempts:
                     break
                 delay = max(delays) if delays else backoff_delay(round_no, policy, self.transport.rng)
@@ -329,6 +343,13 @@ class GraphClient:
                 results.append(BatchItemResult(item["id"], 502, {}, {"error": {
                     "code": "missingBatchResponse", "message": "Graph returned no response for this batch item"}}))
         return results
+
+
+def _item_token_rejected(result: BatchItemResult) -> bool:
+    """Whether a $batch item's 401 is about the token (expired or revoked in the middle of the call)."""
+    error = result.body.get("error") if isinstance(result.body, dict) else None
+    code = error.get("code") if isinstance(error, dict) else None
+    return not code or code in ("InvalidAuthenticationToken", "CompactToken_ValidationFailed", "TokenExpired")
 
 
 def _token_rejected(response: Any) -> bool:

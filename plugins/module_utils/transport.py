@@ -403,8 +403,10 @@ def _host(url: str) -> str:
 class MsalHttpClient:
     """The ``http_client`` interface msal expects: ``get``, ``post``, ``close``.
 
-    msal replays throttled token responses itself, so there is no retry layer here. Transport failures
-    become :class:`M365Error` (service ``auth``) so that they never carry a request body (the secret).
+    A connection that failed (refused, dropped, timed out) is tried again within the transport's
+    RetryPolicy: asking for a token, or for discovery, has no effect on the tenant, so repeating it is
+    always safe. Answers, throttled ones included, go to msal unchanged. Transport failures become
+    :class:`M365Error` (service ``auth``) so that they never carry a request body (the secret).
     """
 
     def __init__(self, transport: Transport) -> None:
@@ -413,18 +415,35 @@ class MsalHttpClient:
     def _call(self, method: str, url: str, **kwargs: Any):
         kwargs.pop("verify", None)
         kwargs.pop("proxies", None)
-        self._transport.stats.add("requests", service="auth")
-        try:
-            return self._transport.send(method, url, **kwargs)
-        except requests.exceptions.SSLError as exc:
-            raise M365Error(
-                f"TLS error talking to {_host(url)}: {_describe(exc)}. Check ca_bundle / validate_certs.",
-                service="auth", code="tls_error",
-            ) from None
-        except requests.exceptions.RequestException as exc:
-            raise M365Error(
-                f"{method} {_host(url)} failed: {_describe(exc)}", service="auth", code="connection_error", transient=True,
-            ) from None
+        policy = self._transport.retry
+        waited = 0.0
+        attempt = 0
+        while True:
+            attempt += 1
+            self._transport.stats.add("requests", service="auth")
+            try:
+                return self._transport.send(method, url, **kwargs)
+            except requests.exceptions.SSLError as exc:
+                raise M365Error(
+                    f"TLS error talking to {_host(url)}: {_describe(exc)}. Check ca_bundle / validate_certs.",
+                    service="auth", code="tls_error",
+                ) from None
+            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
+                    requests.exceptions.ChunkedEncodingError) as exc:
+                delay = backoff_delay(attempt, policy, self._transport.rng)
+                if attempt < policy.max_attempts and waited + delay <= policy.max_total_wait:
+                    waited += delay
+                    self._transport.stats.add("retries")
+                    self._transport.wait(delay)
+                    continue
+                raise M365Error(
+                    f"{method} {_host(url)} failed after {attempt} attempt(s): {_describe(exc)}", service="auth",
+                    code="connection_error", transient=True,
+                ) from None
+            except requests.exceptions.RequestException as exc:
+                raise M365Error(
+                    f"{method} {_host(url)} failed: {_describe(exc)}", service="auth", code="connection_error", transient=True,
+                ) from None
 
     def get(self, url: str, params: Any = None, headers: dict | None = None, **kwargs: Any):
         """GET for msal (discovery)."""

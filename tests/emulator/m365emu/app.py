@@ -79,6 +79,8 @@ class Emulator:
             write = is_write(cmdlet)
         entry: dict[str, Any] = {"tenant": tenant_id or tenant_ref, "service": service, "method": request.method,
                                  "path": request.target, "cmdlet": cmdlet, "write": write}
+        if service == "exchange":
+            entry["identity"] = _cmdlet_identity(request)
         scope = "envelope" if service == "graph" and request.path == "/v1.0/$batch" else "request"
         decision = self.faults.evaluate(service, keys, request.target, cmdlet, scope)
         if decision.fired:
@@ -176,6 +178,8 @@ class Emulator:
                 return self._restrict(payload)
             if route == ("GET", "stats"):
                 return json_response(200, self.journal.stats())
+            if route == ("GET", "tokens"):
+                return json_response(200, {"tokens": self.tokens.issued_tokens()})
             if route == ("POST", "expire_tokens"):
                 self.tokens.expire_all()
                 return json_response(200, {"ok": True})
@@ -217,6 +221,19 @@ class Emulator:
             entry = tenant.restrict(str(payload["address"]), payload.get("reason"), when, bool(payload.get("temporary", False)))
             view = {k: (v if not hasattr(v, "isoformat") else v.isoformat()) for k, v in entry.items()}
         return json_response(200, {"restricted": view})
+
+
+def _cmdlet_identity(request: Request) -> str | None:
+    """The object a cmdlet acts on (``SenderAddress`` or ``Identity``), for the journal; None when absent."""
+    try:
+        body = request.json()
+        parameters = body["CmdletInput"]["Parameters"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(parameters, dict):
+        return None
+    value = parameters.get("SenderAddress") or parameters.get("Identity")
+    return str(value) if value is not None else None
 
 
 def _oidc_request_tokens(seed: dict[str, Any]) -> dict[str, dict[str, Any]]:

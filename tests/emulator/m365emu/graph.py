@@ -551,8 +551,10 @@ class GraphService:
             else:
                 result = self._batch_item(item_id, method, url, item, claims, tenant_id, request)
             results[item_id] = result
+            # The names of the body's fields (never their values) tell a password reset from other PATCHes.
+            fields = sorted(item["body"]) if isinstance(item.get("body"), dict) else []
             journal_items.append({"id": item_id, "method": method, "url": url, "status": result[0],
-                                  "write": method in ("PATCH", "POST", "PUT", "DELETE")})
+                                  "write": method in ("PATCH", "POST", "PUT", "DELETE"), "fields": fields})
         responses = []
         for item in items:
             status, headers, body = results[str(item["id"])]

@@ -132,7 +132,7 @@ class EmulatorProcess:
     def writes(self, since: int = 0) -> list[dict[str, Any]]:
         """Write requests since ``since``: plain entries with ``write`` true, plus each $batch item that is a write.
 
-        A batch item is returned as ``{seq, time, tenant, service, method, path, status, write, batch_id}``
+        A batch item is returned as ``{seq, time, tenant, service, method, path, status, write, batch_id, fields}``
         with ``path`` = ``/v1.0`` + the item url.
         """
         out = []
@@ -143,7 +143,8 @@ class EmulatorProcess:
                 if item.get("write"):
                     out.append({"seq": entry["seq"], "time": entry["time"], "tenant": entry["tenant"], "service": entry["service"],
                                 "method": item["method"], "path": "/v1.0/" + item["url"].lstrip("/"), "cmdlet": None,
-                                "status": item["status"], "write": True, "batch_id": item["id"]})
+                                "status": item["status"], "write": True, "batch_id": item["id"],
+                                "fields": item.get("fields") or []})
         return out
 
     def reset(self, seed: dict[str, Any] | None = None) -> None:
@@ -168,6 +169,10 @@ class EmulatorProcess:
         if reason is not None:
             payload["reason"] = reason
         return self._call("POST", "restrict", payload)["restricted"]
+
+    def issued_tokens(self) -> list[str]:
+        """Every access token the emulator has issued since it started (to search output for them)."""
+        return self._call("GET", "tokens")["tokens"]
 
     def stats(self) -> dict[str, Any]:
         """Request counters."""

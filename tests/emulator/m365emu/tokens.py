@@ -90,6 +90,8 @@ class TokenService:
         self.kid = b64url(uuid.uuid4().bytes)
         self.lock = threading.Lock()
         self.issued: dict[str, float] = {}
+        # Every access token issued, for tests that search output for them (control route GET /_emulator/tokens).
+        self.issued_jwts: list[str] = []
         self.cutoff: float | None = None
         self.jwks_resolvers: list[JwksResolver] = [_seed_jwks]
         # The emulator's own OIDC issuer (oidc.OidcIssuer): expands "{base_url}" in a credential's issuer.
@@ -357,9 +359,16 @@ class TokenService:
             DIRECTORY_ROLES_CLAIM: list(app.directory_roles),
             "tid": tenant.id, "uti": uti, "ver": "1.0", "jti": str(uuid.uuid4()),
         }
+        token = jwt.encode(claims, self.key, algorithm="RS256", headers={"typ": "JWT", "kid": self.kid, "x5t": self.kid})
         with self.lock:
             self.issued[uti] = time.time()
-        return jwt.encode(claims, self.key, algorithm="RS256", headers={"typ": "JWT", "kid": self.kid, "x5t": self.kid})
+            self.issued_jwts.append(token)
+        return token
+
+    def issued_tokens(self) -> list[str]:
+        """Every access token issued since start (kept across resets, like the signing key)."""
+        with self.lock:
+            return list(self.issued_jwts)
 
     def expire_all(self) -> None:
         """Invalidate every token issued so far (the ``expire_tokens`` fault)."""

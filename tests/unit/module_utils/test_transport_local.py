@@ -63,12 +63,16 @@ def test_request_not_sent_classification():
     assert request_not_sent(ValueError("x")) is False
 
 
-def test_msal_http_client_connection_error_is_m365error():
-    transport = Transport()
+def test_msal_http_client_connection_error_is_m365error_after_retries():
+    """A token request has no effect on the tenant: a failed connection is tried again within the policy."""
+    sleep = Recorder()
+    transport = Transport(retry=RetryPolicy(max_attempts=3, backoff_base=0.01, backoff_max=0.05), sleep=sleep)
     client = transport.msal_http_client()
     with pytest.raises(M365Error) as info:
         client.post(f"https://127.0.0.1:{_closed_port()}/t/oauth2/v2.0/token", data={"client_secret": "s3cr3t-value"})
-    assert info.value.service == "auth"
+    assert info.value.service == "auth" and info.value.transient
+    assert "3 attempt" in info.value.message
     assert "s3cr3t-value" not in str(info.value)
     client.close()
-    assert transport.stats["by_service"] == {"auth": 1}
+    assert transport.stats["by_service"] == {"auth": 3}
+    assert len(sleep.calls) == 2

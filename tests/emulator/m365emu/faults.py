@@ -128,7 +128,7 @@ class FaultEngine:
 
         def act(target: Decision) -> None:
             if latency:
-                target.latency += max(0.0, rule.latency_ms + self.rng.uniform(0, rule.jitter_ms)) / 1000.0
+                target.latency += max(0.0, rule.latency_ms + self.rng.uniform(-rule.jitter_ms, rule.jitter_ms)) / 1000.0
             if status_ok:
                 target.status = rule.status
                 target.retry_after = rule.retry_after

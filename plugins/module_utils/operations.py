@@ -41,8 +41,22 @@ def invalid_user_reference(given: t.Any) -> str | None:
     if rem.is_guid(text):
         return None
     if rem.normalize_address(text) is None:
-        return "'%s' is neither an object id nor a user principal name or SMTP address" % text
+        if rem.invisible_character(text):
+            return rem.address_problem(text)
+        return ("'%s' is neither an object id nor a user principal name or SMTP address (name@domain): correct it or "
+                "remove it from the list" % text)
     return None
+
+
+def lookup_problem(given: str, error: M365Error) -> str:
+    """A per-user message for a failed lookup, naming the user and saying what to do."""
+    if error.status == 404:
+        return ("user not found in this tenant: %s; check the spelling and the tenant, or give the user principal name "
+                "or object id" % given)
+    if error.status == 403:
+        return ("%s could not be looked up: the app may not read users; grant it the Microsoft Graph application "
+                "permission User.Read.All (with admin consent). Service said: %s" % (given, error))
+    return '%s could not be looked up: %s' % (given, error)
 
 
 def user_record(given: str, user: dict[str, t.Any]) -> dict[str, t.Any]:
@@ -206,7 +220,7 @@ def user_targets(graph: t.Any, given: t.Sequence[str],
         if item.error is not None:
             found = item.error.status != 404
             done[item.given] = dict(user=item.given, changed=False, failed=True, found=found,
-                                    msg=str(item.error) if found else 'user not found in this tenant: %s' % item.given,
+                                    msg=lookup_problem(item.given, item.error),
                                     error=item.error.to_dict())
             continue
         identities = rem.user_addresses(item.user) | {str(item.user.get('id', '')).lower()}

@@ -10,6 +10,7 @@ import re
 import secrets
 import string
 import typing as t
+import unicodedata
 
 from ansible_collections.m365ops.remediation.plugins.module_utils.errors import M365Error
 
@@ -81,9 +82,27 @@ def normalize_address(value: t.Any) -> str | None:
     text = value.strip()
     if text[:5].lower() == 'smtp:':
         text = text[5:].strip()
-    if not text or len(text) > 320 or not _ADDRESS.match(text):
+    if not text or len(text) > 320 or not _ADDRESS.match(text) or invisible_character(text):
         return None
     return text.lower()
+
+
+def invisible_character(text: str) -> str | None:
+    """The first invisible character of ``text`` (control, format such as a zero-width space, or a blank other
+    than the space) as ``U+XXXX``, or None. Pasted addresses carry them and no address holds one."""
+    for char in text:
+        if unicodedata.category(char) in ('Cc', 'Cf', 'Zs', 'Zl', 'Zp') and char != ' ':
+            return 'U+%04X' % ord(char)
+    return None
+
+
+def address_problem(value: t.Any) -> str:
+    """Why ``value`` is not an SMTP address, naming it and saying what to do."""
+    text = str(value)
+    hidden = invisible_character(text.strip())
+    if hidden:
+        return "'%s' holds an invisible character (%s), often left by copy and paste: type the address again" % (text, hidden)
+    return "'%s' is not an SMTP address (name@domain): correct it or remove it from the list" % text
 
 
 def split_addresses(values: t.Iterable[t.Any]) -> tuple[list[str], list[dict[str, str]]]:
@@ -93,7 +112,7 @@ def split_addresses(values: t.Iterable[t.Any]) -> tuple[list[str], list[dict[str
     for value in values:
         address = normalize_address(value)
         if address is None:
-            invalid.append({'address': str(value), 'msg': "'%s' is not an SMTP address (name@domain)" % value})
+            invalid.append({'address': str(value), 'msg': address_problem(value)})
         else:
             valid.setdefault(address)
     return list(valid), invalid

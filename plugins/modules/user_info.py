@@ -116,9 +116,10 @@ def main() -> None:
             if item.user is not None:
                 users[item.given] = dict(ops.user_record(item.given, item.user), failed=False)
             elif item.error.status == 404:
-                users[item.given] = dict(user=item.given, found=False, failed=False, msg='user not found in this tenant')
+                users[item.given] = dict(user=item.given, found=False, failed=False, msg=ops.lookup_problem(item.given, item.error))
             else:
-                users[item.given] = dict(user=item.given, found=False, failed=True, msg=str(item.error), error=item.error.to_dict())
+                users[item.given] = dict(user=item.given, found=False, failed=True, msg=ops.lookup_problem(item.given, item.error),
+                                         error=item.error.to_dict())
         return dict(changed=False, users=[users[k] for k in keys])
 
     m.run(work)

@@ -5,7 +5,17 @@
 
 from __future__ import annotations
 
-from ansible_collections.m365ops.remediation.plugins.module_utils import unblock
+from ansible_collections.m365ops.remediation.plugins.module_utils import remediation, report_text, unblock
+
+
+def summary(reports, words, fmt='markdown', language='en'):
+    """The readable summary of the run (Markdown or HTML) from every tenant's report."""
+    return report_text.render(reports, unblock.run_summary(reports), words, fmt, language, remediation.isoformat(remediation.utcnow()))
+
+
+def summary_lines(reports):
+    """The short end-of-run summary, a line of totals and one on when sending is expected back."""
+    return report_text.summary_lines(unblock.run_summary(reports))
 
 
 class FilterModule:
@@ -17,6 +27,10 @@ class FilterModule:
             'unblock_plan': unblock.plan,
             'unblock_pending': unblock.pending,
             'unblock_apply': unblock.apply,
+            'unblock_todo': unblock.todo,
+            'unblock_fold': unblock.fold,
             'unblock_tenant_report': unblock.tenant_report,
             'unblock_run_summary': unblock.run_summary,
+            'unblock_summary': summary,
+            'unblock_summary_lines': summary_lines,
         }

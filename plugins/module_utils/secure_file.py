@@ -95,6 +95,12 @@ def make_private_folder(path: str) -> bool:
 
 
 def write_report(path: str, content: t.Any) -> None:
-    """Write a report: its folder made private when missing, the file itself 0600 and atomic."""
+    """Write a report: its folder made private when missing, the file itself 0600 and atomic.
+
+    A string is written as it is (a readable summary); anything else as JSON.
+    """
     make_private_folder(os.path.dirname(os.path.abspath(path)))
-    write_json(path, content)
+    if isinstance(content, str):
+        write_text(path, content)
+    else:
+        write_json(path, content)

@@ -166,6 +166,26 @@ def apply(items: list[dict[str, t.Any]], step: str, result: dict[str, t.Any], ch
     return block_unsafe_unblocks(out)
 
 
+def todo(items: list[dict[str, t.Any]]) -> dict[str, list[str]]:
+    """For every step, what its module is to be given: user object ids, addresses for ``unblock`` (empty
+    for a step that is not part of the plan)."""
+    return {name: pending(items, name, 'address' if name == 'unblock' else 'id') for name in step_names(CONTAINMENT)}
+
+
+def fold(items: list[dict[str, t.Any]], results: dict[str, t.Any], check_mode: bool = False) -> list[dict[str, t.Any]]:
+    """Fold every step's module result (``{step: registered result}``) into the plan, in the plan's order.
+
+    A step whose task did not run (skipped, or never reached) leaves its users as they were; folding the
+    same results twice changes nothing, so the report can fold whatever ran, even after a failure.
+    """
+    names = list(items[0]['steps']) if items else []
+    for name in names:
+        result = results.get(name)
+        if isinstance(result, dict) and result:
+            items = apply(items, name, result, check_mode)
+    return items
+
+
 def outcome(item: dict[str, t.Any]) -> str:
     """One word for a user: remediated, would_remediate, already_remediated, skipped or failed."""
     statuses = [step['status'] for step in item['steps'].values()]

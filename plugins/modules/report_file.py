@@ -6,11 +6,11 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: report_file
-short_description: Write a JSON report as a private file on the controller
+short_description: Write a report as a private file on the controller
 version_added: 0.1.0
 description:
-  - Writes a document as JSON to a file readable only by its owner (mode 0600), atomically (a new file, then
-    a rename), never through a symbolic link. The folder is created with mode 0700 when missing.
+  - Writes a document to a file readable only by its owner (mode 0600), atomically (a new file, then a
+    rename), never through a symbolic link. The folder is created with mode 0700 when missing.
   - The P(m365ops.remediation.unblock_email#role) role writes its per-tenant reports with it. It runs as an
     action on the controller, so that writing a report costs no module run.
   - A report is the record of a run, not state to manage, so the task always reports no change, and it
@@ -25,7 +25,8 @@ options:
     required: true
   content:
     description:
-      - The document to write as JSON.
+      - The document to write. A string is written as it is (for example a Markdown summary); anything else
+        is written as JSON.
     type: raw
     required: true
 attributes:

@@ -164,11 +164,11 @@ def main() -> None:
         **ops.user_options(),
         password=dict(type='str', no_log=True),
         password_length=dict(type='int', default=20, no_log=False),
-        force_change_password_next_sign_in=dict(type='bool', default=True),
-        force_change_password_next_sign_in_with_mfa=dict(type='bool', default=False),
+        force_change_password_next_sign_in=dict(type='bool', default=True, no_log=False),
+        force_change_password_next_sign_in_with_mfa=dict(type='bool', default=False, no_log=False),
         only_if_changed_before=dict(type='str'),
-        password_file=dict(type='path'),
-        return_passwords=dict(type='bool', default=False),
+        password_file=dict(type='path', no_log=False),
+        return_passwords=dict(type='bool', default=False, no_log=False),
     ))
     p = m.params
     if p['password'] is not None and not rem.password_complies(p['password']):

@@ -50,7 +50,8 @@ class Measure:
     wall_s: float
     requests: int
     throttled_429: int
-    peak_rss_mb: float
+    controller_rss_mb: float
+    tree_pss_mb: float
     rc: int
     correct: bool
     detail: str = ''
@@ -93,6 +94,7 @@ class PeakMemory(threading.Thread):
         self.pid = pid
         self.interval = interval
         self.peak_kb = 0
+        self.main_peak_kb = 0
         self.done = threading.Event()
 
     @staticmethod
@@ -105,6 +107,17 @@ class PeakMemory(threading.Thread):
         except OSError:
             pass
         return out
+
+    @staticmethod
+    def _rss_kb(pid: int) -> int:
+        try:
+            with open(f'/proc/{pid}/status', encoding='ascii') as handle:
+                for line in handle:
+                    if line.startswith('VmRSS:'):
+                        return int(line.split()[1])
+        except OSError:
+            pass
+        return 0
 
     @staticmethod
     def _pss_kb(pid: int) -> int:
@@ -125,6 +138,7 @@ class PeakMemory(threading.Thread):
                 tree.append(pid)
                 todo += self._children(pid)
             self.peak_kb = max(self.peak_kb, sum(self._pss_kb(p) for p in tree))
+            self.main_peak_kb = max(self.main_peak_kb, self._rss_kb(self.pid))
             self.done.wait(self.interval)
 
 
@@ -142,8 +156,8 @@ def inventory(seed: dict, path: Path) -> None:
     path.write_text(json.dumps({'m365_tenants': {'hosts': hosts}}))
 
 
-def run_playbook(playbook: Path, emulator: EmulatorProcess, inv: Path, forks: int, workdir: Path) -> tuple[float, int, float, str]:
-    """Run one playbook; wall seconds, return code, peak PSS in MB, output tail."""
+def run_playbook(playbook: Path, emulator: EmulatorProcess, inv: Path, forks: int, workdir: Path) -> tuple[float, int, PeakMemory, str]:
+    """Run one playbook; wall seconds, return code, the memory sampler, output tail."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(('ANSIBLE_', 'AZURE_'))}
     env.update(emulator.env())
     env.update(ANSIBLE_COLLECTIONS_PATH=str(ROOT / '.tmp' / 'collections'), ANSIBLE_HOST_KEY_CHECKING='false',
@@ -160,7 +174,7 @@ def run_playbook(playbook: Path, emulator: EmulatorProcess, inv: Path, forks: in
     wall = time.perf_counter() - start
     memory.done.set()
     memory.join()
-    return wall, rc, memory.peak_kb / 1024, log.read_text(encoding='utf-8')[-3000:]
+    return wall, rc, memory, log.read_text(encoding='utf-8')[-3000:]
 
 
 def remediated(emulator: EmulatorProcess, seed: dict) -> tuple[bool, str]:
@@ -182,12 +196,12 @@ def measure(playbook: Path, emulator: EmulatorProcess, seed: dict, forks: int, w
     emulator.reset(seed)
     emulator.set_faults([LATENCY])
     before = emulator.stats()
-    wall, rc, peak, tail = run_playbook(playbook, emulator, workdir / 'inventory.json', forks, workdir)
+    wall, rc, memory, tail = run_playbook(playbook, emulator, workdir / 'inventory.json', forks, workdir)
     after = emulator.stats()
     correct, detail = remediated(emulator, seed)
     return Measure(wall_s=round(wall, 2), requests=after['requests'] - before['requests'],
                    throttled_429=(after['throttled_429'] + after.get('batch_items_429', 0)) - (before['throttled_429'] + before.get('batch_items_429', 0)),
-                   peak_rss_mb=round(peak, 1), rc=rc, correct=correct and rc == 0, detail=detail or ('' if rc == 0 else tail))
+                   controller_rss_mb=round(memory.main_peak_kb / 1024, 1), tree_pss_mb=round(memory.peak_kb / 1024, 1), rc=rc, correct=correct and rc == 0, detail=detail or ('' if rc == 0 else tail))
 
 
 LATENCY: dict = {}
@@ -217,15 +231,15 @@ def run_scenario(scenario: Scenario, args: argparse.Namespace) -> Row:
 
 def table(rows: list[Row]) -> str:
     """The results as a Markdown table."""
-    lines = ['| scenario | tenants × users | run | wall s | requests | 429s | peak PSS MB | correct | A/B | B/floor (floor s) |',
-             '|---|---|---|---|---|---|---|---|---|---|']
+    lines = ['| scenario | tenants × users | run | wall s | requests | 429s | controller RSS MB | all processes PSS MB | correct | A/B | B/floor (floor s) |',
+             '|---|---|---|---|---|---|---|---|---|---|---|']
     for row in rows:
         runs = [('B collection', row.collection)] + ([('A uri baseline', row.baseline)] if row.baseline else [])
         for label, m in runs:
             ratio = f"{row.ratios.get('A/B', '')}" if label.startswith('B') else ''
             floor = f"{row.ratios['B/floor']} ({row.floor_s})" if label.startswith('B') else ''
             lines.append(f'| {row.scenario} | {row.tenants} × {row.users_per_tenant} | {label} | {m.wall_s} | {m.requests} | '
-                         f'{m.throttled_429} | {m.peak_rss_mb} | {"yes" if m.correct else "NO " + m.detail[:80]} | {ratio} | {floor} |')
+                         f'{m.throttled_429} | {m.controller_rss_mb} | {m.tree_pss_mb} | {"yes" if m.correct else "NO " + m.detail[:80]} | {ratio} | {floor} |')
     return '\n'.join(lines)
 
 

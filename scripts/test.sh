@@ -32,6 +32,7 @@ for stage in "${stages[@]}"; do
             python -m pytest -q -p no:cacheprovider -n "$workers" tests/unit
             ;;
         integration)
+            scripts/java.sh  # ansible-rulebook's rules engine (tests/integration/test_eda.py)
             python -m pytest -q -p no:cacheprovider -n "$workers" tests/integration
             ;;
         *)

@@ -36,16 +36,18 @@ PY
 export ANSIBLE_COLLECTIONS_PATH=$root/.tmp/collections ANSIBLE_LOCALHOST_WARNING=false ANSIBLE_INVENTORY_UNPARSED_WARNING=false
 
 run() {
+    local reports=$1
+    shift
     "$root/.venv/bin/ansible-playbook" playbooks/unblock_email.yml \
         -e '{"unblock_email_users": ["rob@contoso.com"]}' \
-        -e "unblock_email_report_dir=$work/reports" -e "unblock_email_password_dir=$work/passwords" "$@"
+        -e "unblock_email_report_dir=$work/$reports" -e "unblock_email_password_dir=$work/passwords" "$@"
 }
 echo "### 1/3 check mode: what would be done" >&2
-run --check "$@"
+run reports-check --check "$@"
 echo "### 2/3 remediate" >&2
-run "$@"
+run reports "$@"
 echo "### 3/3 run again: nothing left to do" >&2
-run "$@"
-echo "### readable summary ($work/reports/summary.md)" >&2
+run reports-rerun "$@"
+echo "### readable summary of the remediation ($work/reports/summary.md)" >&2
 cat "$work/reports/summary.md"
 echo "### the new password is in $work/passwords/localhost.json (mode 600), never in the output" >&2

@@ -16,12 +16,18 @@ TOTALS = (('tenants', None), ('users', 'users'), ('password', 'password_reset'),
           ('unblock', 'unblocked'), ('already_remediated', 'already_remediated'), ('skipped', 'skipped'), ('failed', 'failed'))
 
 
+# Steps whose message says what was found, worth showing when they did something (the rest speak for
+# themselves when done: "password reset").
+TELLING = ('sign_in', 'auth_methods', 'forwarding', 'inbox_rules', 'protocols')
+
+
 def _notes(user: dict[str, t.Any], steps: list[str]) -> str:
     seen: list[str] = []
     for step in steps:
         entry = user['steps'].get(step) or {}
-        if entry.get('msg') and entry.get('status') in ('failed', 'skipped') and entry['msg'] not in seen:
-            seen.append(entry['msg'])
+        status, msg = entry.get('status'), entry.get('msg')
+        if msg and msg not in seen and (status in ('failed', 'skipped') or (status in ('done', 'would_do') and step in TELLING)):
+            seen.append(msg)
     return '; '.join(seen)
 
 

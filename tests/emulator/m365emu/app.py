@@ -40,6 +40,8 @@ class Emulator:
         self.journal = Journal()
         self.graph = GraphService(self)
         self.exchange = ExchangeService(self)
+        # Bumped by every reset: requests that were delayed across one are dropped (see _service).
+        self.generation = 0
 
     # -- dispatch --------------------------------------------------------------------------------------------
 
@@ -93,7 +95,12 @@ class Emulator:
             admitted = tenant_id is not None
         try:
             if decision.latency:
+                generation = self.generation
                 time.sleep(decision.latency)
+                if generation != self.generation:
+                    # Reset while this request waited: it belongs to a test that is over and must not touch
+                    # the new state (nor its journal). The connection is closed without an answer.
+                    return Response(0, drop=True)
             if decision.drop:
                 entry["status"] = None
                 entry["dropped"] = True
@@ -199,6 +206,7 @@ class Emulator:
         for token, job in _oidc_request_tokens(seed).items():
             self.oidc.add_request_token(str(job["subject"]), float(job.get("lifetime", 300)), token)
         self.state = new_state
+        self.generation += 1
         self.journal.clear()
         self.tokens.reset()
         self.exchange.throttle.reset()

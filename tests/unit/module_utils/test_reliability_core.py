@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 from m365emu import seeds
+
+from ansible_collections.m365ops.remediation.plugins.module_utils.errors import M365Error
 
 ROB = seeds.USER_IDS["rob@contoso.com"]
 ANN = seeds.USER_IDS["ann@contoso.com"]
@@ -50,3 +55,25 @@ def test_issued_tokens_are_listed(emulator, graph):
     graph.get_user("rob@contoso.com", ["id"])
     token = graph.credential.get_token(graph.resource)
     assert token in emulator.issued_tokens()
+
+
+def test_request_delayed_across_a_reset_never_touches_the_new_state(emulator, exchange):
+    """A slow write of one test, answered after the next test reset the emulator, must not change the new tenant."""
+    emulator.set_faults([{"service": "exchange", "cmdlet": "Remove-BlockedSenderAddress", "latency_ms": 1500}])
+    outcome = []
+
+    def remove():
+        try:
+            exchange.remove_blocked_sender("rob@contoso.com")
+            outcome.append("done")
+        except M365Error as error:
+            outcome.append(error.code)
+
+    worker = threading.Thread(target=remove)
+    worker.start()
+    time.sleep(0.5)
+    emulator.reset()
+    worker.join()
+    assert outcome == ["connection_error"]
+    assert "rob@contoso.com" in {e["SenderAddress"] for e in emulator.state(seeds.CONTOSO_TENANT_ID)["restricted"]}
+    assert emulator.journal() == []

@@ -151,8 +151,9 @@ def test_module_bad_input_table(emulator, tmp_path):
     assert 'rob@contoso.com' in answers['missing_permission_exchange']['msg']
     assert messages('synced_user') == ['synchronised from on-premises Active Directory: reset the password in Active Directory '
                                        '(or with password writeback), then run again']
-    assert messages('admin_without_role')[0].startswith('reset refused: the app may not reset this user. A user holding an admin '
-                                                         'role needs the Entra role Privileged Authentication Administrator')
+    admin = messages('admin_without_role')[0]
+    assert admin.startswith('reset refused: the app may not reset this user. A user holding an admin role needs the Entra role '
+                            'Privileged Authentication Administrator')
     assert answers['empty_list']['results'] == [] and not answers['empty_list']['changed']
     # The only writes: one removal for rob (given three times), and eve's reset, refused (an admin's role is not
     # readable up front with these permissions; the refusal changes nothing).

@@ -11,6 +11,15 @@ ROOT = Path(__file__).resolve().parents[2]
 TARGETS = ROOT / 'tests' / 'integration' / 'targets'
 COLLECTIONS = ROOT / '.tmp' / 'collections'
 
+# The start of every test playbook: the controller itself, the Python running ansible-playbook.
+LOCAL_PLAY = """\
+- hosts: localhost
+  connection: local
+  gather_facts: false
+  vars:
+    ansible_python_interpreter: "{{ ansible_playbook_python }}"
+"""
+
 PLAY = """\
 - hosts: localhost
   connection: local

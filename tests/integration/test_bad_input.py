@@ -9,15 +9,10 @@ import time
 import pytest
 
 from m365emu import seeds
-from runner import run_playbook, tenant_env
+from runner import LOCAL_PLAY, run_playbook, tenant_env
 from test_role import Run, users_arg
 
-PLAYBOOK = """\
-- hosts: localhost
-  connection: local
-  gather_facts: false
-  vars:
-    ansible_python_interpreter: "{{ ansible_playbook_python }}"
+PLAYBOOK = LOCAL_PLAY + """\
   tasks:
     - name: One module call per case
       ansible.builtin.include_tasks: case.yml

@@ -12,7 +12,7 @@ import pytest
 
 from m365emu import seeds
 from m365emu.pki import make_pfx
-from runner import run_playbook, tenant_env
+from runner import LOCAL_PLAY, run_playbook, tenant_env
 from test_role import Run, users_arg
 from test_runner import JWT_RE, artifacts_text, private_data_dir, run_runner
 
@@ -85,12 +85,7 @@ def test_role_at_vvvv_leaks_no_secret(emulator, tmp_path, method):
     assert_no_secret(places, secrets + passwords + tokens)
 
 
-ACCESS_TOKEN_PLAYBOOK = """\
-- hosts: localhost
-  connection: local
-  gather_facts: false
-  vars:
-    ansible_python_interpreter: "{{ ansible_playbook_python }}"
+ACCESS_TOKEN_PLAYBOOK = LOCAL_PLAY + """\
   tasks:
     - name: Read the Restricted Users list with an Exchange token
       m365ops.remediation.restricted_user_info:

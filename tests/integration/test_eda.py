@@ -174,6 +174,5 @@ def test_rulebook_is_valid_yaml_with_the_documented_policy():
     [unblock, error] = ruleset['rules']
     assert unblock['condition'] == 'event.restricted_user is defined'
     assert error['condition'] == 'event.restricted_users_error is defined'
-    for playbook in ('unblock_email', 'unblock_email_check'):
-        assert f"'m365ops.remediation.{playbook}'" in unblock['action']['run_playbook']['name']
-        assert (ROOT / 'playbooks' / f'{playbook}.yml').is_file()
+    assert unblock['action']['run_playbook']['name'] == 'm365ops.remediation.unblock_email'
+    assert 'auto_remediate' in unblock['action']['run_playbook']['extra_vars']['unblock_email_dry_run']

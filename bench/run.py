@@ -199,9 +199,10 @@ def measure(playbook: Path, emulator: EmulatorProcess, seed: dict, forks: int, w
     wall, rc, memory, tail = run_playbook(playbook, emulator, workdir / 'inventory.json', forks, workdir)
     after = emulator.stats()
     correct, detail = remediated(emulator, seed)
-    return Measure(wall_s=round(wall, 2), requests=after['requests'] - before['requests'],
-                   throttled_429=(after['throttled_429'] + after.get('batch_items_429', 0)) - (before['throttled_429'] + before.get('batch_items_429', 0)),
-                   controller_rss_mb=round(memory.main_peak_kb / 1024, 1), tree_pss_mb=round(memory.peak_kb / 1024, 1), rc=rc, correct=correct and rc == 0, detail=detail or ('' if rc == 0 else tail))
+    throttled = sum(after.get(k, 0) - before.get(k, 0) for k in ('throttled_429', 'batch_items_429'))
+    return Measure(wall_s=round(wall, 2), requests=after['requests'] - before['requests'], throttled_429=throttled,
+                   controller_rss_mb=round(memory.main_peak_kb / 1024, 1), tree_pss_mb=round(memory.peak_kb / 1024, 1),
+                   rc=rc, correct=correct and rc == 0, detail=detail or ('' if rc == 0 else tail))
 
 
 LATENCY: dict = {}

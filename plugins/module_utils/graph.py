@@ -88,6 +88,8 @@ class BatchItemResult:
     status: int
     headers: dict[str, str] = field(default_factory=dict)
     body: Any = None
+    # Set when the batch got no answer at all (connection lost, timeout): status is then 0.
+    failure: M365Error | None = None
 
     @property
     def ok(self) -> bool:
@@ -98,6 +100,8 @@ class BatchItemResult:
         """The item's error as an M365Error (None when the item succeeded)."""
         if self.ok:
             return None
+        if self.failure is not None:
+            return self.failure
         return graph_error(self.status, self.body, self.headers)
 
 
@@ -230,7 +234,11 @@ class GraphClient:
         401 is a refusal before any processing, so this is safe for writes too). Every other answer is
         final. When a whole batch POST fails, each of its items gets that status and error body.
         ``dependsOn`` chains are not supported: items must be independent.
+
+        A write item may say ``"idempotent": True`` (revoking sessions: doing it twice is the same as once);
+        it is then retried like a read, also after a 504 or a dropped batch. The flag is not sent to Graph.
         """
+        repeatable = {str(raw.get("id")) for raw in requests if isinstance(raw, dict) and raw.get("idempotent")}
         items: list[dict[str, Any]] = []
         seen: set[str] = set()
         for raw in requests:
@@ -254,9 +262,9 @@ class GraphClient:
                 if workers > 1 and executor is None:
                     executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="graph-batch")
                 if workers > 1:
-                    answers = list(executor.map(self._post_batch, chunks))
+                    answers = list(executor.map(lambda chunk: self._post_batch(chunk, repeatable), chunks))
                 else:
-                    answers = [self._post_batch(chunk) for chunk in chunks]
+                    answers = [self._post_batch(chunk, repeatable) for chunk in chunks]
                 retry: list[dict[str, Any]] = []
                 rejected: list[dict[str, Any]] = []
                 delays: list[float] = []
@@ -267,7 +275,7 @@ class GraphClient:
                         if item is None:
                             continue
                         results[result.id] = result
-                        if self._retryable(item, result.status):
+                        if self._retryable(item, result.status, item["id"] in repeatable):
                             retry.append(item)
                             seconds = parse_retry_after(_header(result.headers, "Retry-After"))
                             if seconds is not None:
@@ -311,15 +319,22 @@ class GraphClient:
         return item
 
     @staticmethod
-    def _retryable(item: dict[str, Any], status: int) -> bool:
+    def _retryable(item: dict[str, Any], status: int, repeatable: bool = False) -> bool:
         if status not in TRANSIENT_STATUSES:
             return False
-        return item["method"] in IDEMPOTENT_METHODS or status in REFUSED_STATUSES
+        return repeatable or item["method"] in IDEMPOTENT_METHODS or status in REFUSED_STATUSES
 
-    def _post_batch(self, chunk: list[dict[str, Any]]) -> list[BatchItemResult]:
+    def _post_batch(self, chunk: list[dict[str, Any]], repeatable: set[str] | frozenset = frozenset()) -> list[BatchItemResult]:
         """POST one batch of at most 20 items; per-item results (the batch's own failure copied to each item)."""
-        idempotent = all(item["method"] in IDEMPOTENT_METHODS for item in chunk)
-        response = self.send("POST", f"{self.base_url}/$batch", json={"requests": chunk}, idempotent=idempotent)
+        idempotent = all(item["method"] in IDEMPOTENT_METHODS or item["id"] in repeatable for item in chunk)
+        try:
+            response = self.send("POST", f"{self.base_url}/$batch", json={"requests": chunk}, idempotent=idempotent)
+        except M365Error as error:
+            if error.status is not None or error.code not in ("timeout", "connection_error"):
+                raise
+            # No answer (the transport already retried what it safely could): every item of this batch
+            # failed with that error, and the other batches stand. Writes may or may not have been applied.
+            return [BatchItemResult(item["id"], 0, {}, None, error) for item in chunk]
         if not 200 <= response.status_code < 300:
             try:
                 body = response.json()

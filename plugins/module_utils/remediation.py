@@ -189,6 +189,12 @@ def unblock_result(address: str, entry: dict[str, t.Any], outcome: _dt.datetime 
                 unblocked_at=isoformat(outcome), **sending_expected(outcome))
 
 
+def outcome_unknown(error: M365Error) -> bool:
+    """Whether a failed write may nevertheless have been applied: a gateway timeout, or the connection lost
+    after the request was sent (the transport says so in its code)."""
+    return error.status in (502, 504) or (error.status is None and error.code in ('timeout', 'connection_error'))
+
+
 def password_error_message(error: M365Error) -> str:
     """A per-user message for a refused password reset, saying what to do."""
     if error.status == 403:

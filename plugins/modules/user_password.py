@@ -220,7 +220,8 @@ def main() -> None:
                     # Ansible then masks it wherever it could appear; with return_passwords the whole
                     # result is hidden by the task's no_log instead (checked above).
                     m.protect(passwords[ref])
-            delivered = _deliver(m, pending, passwords, 'pending')
+            delivered = _deliver(m, pending, passwords, dict.fromkeys(passwords, 'pending'))
+            statuses = {}
             requests = [dict(id=str(i), method='PATCH', url='/users/%s' % base['id'], body=dict(passwordProfile=dict(
                 password=passwords[ref],
                 forceChangePasswordNextSignIn=p['force_change_password_next_sign_in'],
@@ -231,13 +232,21 @@ def main() -> None:
             for i, (ref, base) in enumerate(pending):
                 answer = answers[str(i)]
                 if answer.ok:
+                    statuses[ref] = 'set'
                     results[ref] = dict(base, changed=True, failed=False, msg='password reset', last_password_change=now)
                     continue
-                passwords.pop(ref)
                 error = answer.error()
-                results[ref] = dict(base, changed=False, failed=True, msg=rem.password_error_message(error), error=error.to_dict())
+                msg = rem.password_error_message(error)
+                if rem.outcome_unknown(error):
+                    # The reset may have been applied: its password is kept (marked unknown), never lost.
+                    statuses[ref] = 'unknown'
+                    msg += ('; the reset may or may not have been applied: its password is kept in the password file marked '
+                            '"unknown"; run again to finish (a reset that was applied is not done twice)')
+                else:
+                    passwords.pop(ref)
+                results[ref] = dict(base, changed=False, failed=True, msg=msg, error=error.to_dict())
             if delivered:
-                _deliver(m, pending, passwords, 'set')
+                _deliver(m, pending, passwords, statuses)
         ordered = [results[k] for k in ops.reference_keys(p['users'])]
         summary = rem.summarize(ordered, 'users', p['continue_on_error'])
         if passwords and p['password_file']:
@@ -251,10 +260,10 @@ def main() -> None:
     m.run(work)
 
 
-def _deliver(m: M365Module, pending: list, passwords: dict, status: str) -> bool:
+def _deliver(m: M365Module, pending: list, passwords: dict, statuses: dict) -> bool:
     """Merge the passwords into the password file, if one was asked for. Pending entries are written
-    before the reset so that no password can be set that the admin cannot read; after it, only the ones
-    that were set stay."""
+    before the reset so that no password can be set that the admin cannot read; after it, the ones that
+    were set stay, and so do those whose reset may have been applied (status ``unknown``)."""
     path = m.params['password_file']
     if not path:
         return False
@@ -264,7 +273,7 @@ def _deliver(m: M365Module, pending: list, passwords: dict, status: str) -> bool
     for ref, base in pending:
         upn = base['user_principal_name']
         if ref in passwords:
-            users[upn] = dict(password=passwords[ref], status=status, time=stamp)
+            users[upn] = dict(password=passwords[ref], status=statuses[ref], time=stamp)
         elif users.get(upn, {}).get('status') == 'pending':
             users.pop(upn)
     secure_file.write_json(path, document)

@@ -127,7 +127,8 @@ def main() -> None:
             else:
                 pending.append((ref, base))
         if pending:
-            answers = m.graph.batch([dict(id=str(i), method='POST', url='/users/%s/revokeSignInSessions' % base['id'])
+            # Revoking twice is the same as once: the batch may be sent again after a 504 or a dropped connection.
+            answers = m.graph.batch([dict(id=str(i), method='POST', url='/users/%s/revokeSignInSessions' % base['id'], idempotent=True)
                                      for i, (ref, base) in enumerate(pending)])
             now = rem.isoformat(rem.utcnow())
             for i, (ref, base) in enumerate(pending):

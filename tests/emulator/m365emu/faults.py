@@ -49,6 +49,7 @@ class FaultRule:
         self.retry_after = str(raw["retry_after"]) if raw.get("retry_after") is not None else None
         self.rate = float(raw["rate"]) if raw.get("rate") is not None else None
         self.remaining = int(raw["count"]) if raw.get("count") is not None else None
+        self.spare = int(raw.get("after") or 0)
         self.drop = bool(raw.get("drop", False))
         self.expire_tokens = bool(raw.get("expire_tokens", False))
 
@@ -107,6 +108,9 @@ class FaultEngine:
                     continue
                 acts = self._apply(rule, decision, scope)
                 if not acts:
+                    continue
+                if rule.spare > 0:
+                    rule.spare -= 1
                     continue
                 if rule.rate is not None and self.rng.random() >= rule.rate:
                     continue

@@ -55,6 +55,7 @@ class Measure:
     rc: int
     correct: bool
     detail: str = ''
+    log_tail: str = ''
 
 
 @dataclass
@@ -67,6 +68,8 @@ class Row:
     floor_s: float
     collection: Measure
     baseline: Measure | None = None
+    # The collection doing only what the baseline does (no mailbox clean-up steps).
+    same_steps: Measure | None = None
     ratios: dict = field(default_factory=dict)
 
 
@@ -156,14 +159,15 @@ def inventory(seed: dict, path: Path) -> None:
     path.write_text(json.dumps({'m365_tenants': {'hosts': hosts}}))
 
 
-def run_playbook(playbook: Path, emulator: EmulatorProcess, inv: Path, forks: int, workdir: Path) -> tuple[float, int, PeakMemory, str]:
+def run_playbook(playbook: Path, emulator: EmulatorProcess, inv: Path, forks: int, workdir: Path,
+                 extra: tuple[str, ...] = ()) -> tuple[float, int, PeakMemory, str]:
     """Run one playbook; wall seconds, return code, the memory sampler, output tail."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(('ANSIBLE_', 'AZURE_'))}
     env.update(emulator.env())
     env.update(ANSIBLE_COLLECTIONS_PATH=str(ROOT / '.tmp' / 'collections'), ANSIBLE_HOST_KEY_CHECKING='false',
                ANSIBLE_LOCALHOST_WARNING='false', ANSIBLE_HOME=str(workdir / 'ansible-home'), ANSIBLE_NOCOLOR='1')
     command = [str(BIN / 'ansible-playbook'), str(playbook), '-i', str(inv), '--forks', str(forks),
-               '-e', f'unblock_email_report_dir={workdir / "reports"}', '-e', f'unblock_email_password_dir={workdir / "passwords"}']
+               '-e', f'unblock_email_report_dir={workdir / "reports"}', '-e', f'unblock_email_password_dir={workdir / "passwords"}', *extra]
     log = workdir / f'{playbook.stem}.log'
     start = time.perf_counter()
     with open(log, 'w', encoding='utf-8') as out:
@@ -191,21 +195,24 @@ def remediated(emulator: EmulatorProcess, seed: dict) -> tuple[bool, str]:
     return not problems, '; '.join(problems)
 
 
-def measure(playbook: Path, emulator: EmulatorProcess, seed: dict, forks: int, workdir: Path) -> Measure:
+def measure(playbook: Path, emulator: EmulatorProcess, seed: dict, forks: int, workdir: Path, extra: tuple[str, ...] = ()) -> Measure:
     """Reset the emulator to the seed, run the playbook, count what it cost and check it did the work."""
     emulator.reset(seed)
     emulator.set_faults([LATENCY])
     before = emulator.stats()
-    wall, rc, memory, tail = run_playbook(playbook, emulator, workdir / 'inventory.json', forks, workdir)
+    wall, rc, memory, tail = run_playbook(playbook, emulator, workdir / 'inventory.json', forks, workdir, extra)
     after = emulator.stats()
     correct, detail = remediated(emulator, seed)
     throttled = sum(after.get(k, 0) - before.get(k, 0) for k in ('throttled_429', 'batch_items_429'))
     return Measure(wall_s=round(wall, 2), requests=after['requests'] - before['requests'], throttled_429=throttled,
                    controller_rss_mb=round(memory.main_peak_kb / 1024, 1), tree_pss_mb=round(memory.peak_kb / 1024, 1),
-                   rc=rc, correct=correct and rc == 0, detail=detail or ('' if rc == 0 else tail))
+                   rc=rc, correct=correct and rc == 0, detail=detail, log_tail='' if rc == 0 else tail)
 
 
 LATENCY: dict = {}
+# B': the collection doing exactly the baseline's steps (reset, revoke, unblock), without the mailbox
+# clean-up (forwarding, inbox rules) that its defaults add.
+SAME_STEPS = ('-e', 'unblock_email_clear_forwarding=false', '-e', 'unblock_email_inbox_rules=keep')
 
 
 def run_scenario(scenario: Scenario, args: argparse.Namespace) -> Row:
@@ -219,14 +226,16 @@ def run_scenario(scenario: Scenario, args: argparse.Namespace) -> Row:
         inventory(seed, workdir / 'inventory.json')
         with EmulatorProcess(seed, workdir=workdir / 'emulator') as emulator:
             collection = measure(ROOT / 'playbooks' / 'unblock_email.yml', emulator, seed, scenario.tenants, workdir)
-            baseline = None
+            baseline = same_steps = None
             if scenario.baseline and not args.no_baseline:
+                same_steps = measure(ROOT / 'playbooks' / 'unblock_email.yml', emulator, seed, scenario.tenants, workdir, SAME_STEPS)
                 baseline = measure(ROOT / 'bench' / 'baseline.yml', emulator, seed, scenario.tenants, workdir)
     floor = round(floor_seconds(scenario.users, args.latency_ms / 1000, concurrency, budget), 2)
-    row = Row(scenario.name, scenario.tenants, scenario.users, floor, collection, baseline)
+    row = Row(scenario.name, scenario.tenants, scenario.users, floor, collection, baseline, same_steps)
     row.ratios['B/floor'] = round(collection.wall_s / floor, 2)
     if baseline:
         row.ratios['A/B'] = round(baseline.wall_s / collection.wall_s, 1)
+        row.ratios["A/B'"] = round(baseline.wall_s / same_steps.wall_s, 1)
     return row
 
 
@@ -235,10 +244,12 @@ def table(rows: list[Row]) -> str:
     lines = ['| scenario | tenants × users | run | wall s | requests | 429s | controller RSS MB | all processes PSS MB | correct | A/B | B/floor (floor s) |',
              '|---|---|---|---|---|---|---|---|---|---|---|']
     for row in rows:
-        runs = [('B collection', row.collection)] + ([('A uri baseline', row.baseline)] if row.baseline else [])
+        runs = [('B collection', row.collection)]
+        if row.baseline:
+            runs += [("B' collection, A's steps only", row.same_steps), ('A uri baseline', row.baseline)]
         for label, m in runs:
-            ratio = f"{row.ratios.get('A/B', '')}" if label.startswith('B') else ''
-            floor = f"{row.ratios['B/floor']} ({row.floor_s})" if label.startswith('B') else ''
+            ratio = {'B collection': row.ratios.get('A/B', ''), "B' collection, A's steps only": row.ratios.get("A/B'", '')}.get(label, '')
+            floor = f"{row.ratios['B/floor']} ({row.floor_s})" if label == 'B collection' else ''
             lines.append(f'| {row.scenario} | {row.tenants} × {row.users_per_tenant} | {label} | {m.wall_s} | {m.requests} | '
                          f'{m.throttled_429} | {m.controller_rss_mb} | {m.tree_pss_mb} | {"yes" if m.correct else "NO " + m.detail[:80]} | {ratio} | {floor} |')
     return '\n'.join(lines)
@@ -293,12 +304,16 @@ SCENARIOS = {
 def main(argv: list[str]) -> int:
     """Run the chosen scenarios and report."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('scenarios', nargs='*', default=['standard', 'large', 'curve'], choices=sorted(SCENARIOS))
+    parser.add_argument('scenarios', nargs='*', help='of %s; default: all of them' % ', '.join(SCENARIOS))
     parser.add_argument('--latency-ms', type=int, default=50)
     parser.add_argument('--jitter-ms', type=int, default=10)
     parser.add_argument('--no-baseline', action='store_true', help='skip the uri baseline (A)')
     parser.add_argument('--no-readme', action='store_true', help='do not rewrite bench/README.md')
     args = parser.parse_args(argv)
+    args.scenarios = args.scenarios or list(SCENARIOS)
+    unknown = set(args.scenarios) - set(SCENARIOS)
+    if unknown:
+        parser.error('unknown scenario(s): %s' % ', '.join(sorted(unknown)))
     args.argv = argv
     LATENCY.update(service='*', tenant='*', latency_ms=args.latency_ms, jitter_ms=args.jitter_ms)
     started = time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())

@@ -12,6 +12,7 @@ from urllib.parse import quote, urlsplit
 
 from ansible_collections.m365ops.remediation.plugins.module_utils.auth import EXCHANGE_RESOURCE, resource_for
 from ansible_collections.m365ops.remediation.plugins.module_utils.errors import M365Error
+from ansible_collections.m365ops.remediation.plugins.module_utils.transport import response_json
 
 # The system mailbox the ExchangeOnlineManagement module anchors app-only calls to.
 ANCHOR_MAILBOX = "APP:SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}@"
@@ -36,13 +37,7 @@ def _first_text(*candidates: Any) -> str | None:
 def exchange_error(response: Any) -> M365Error:
     """The M365Error for an error answer of the admin endpoint (rule in :class:`ExchangeClient`)."""
     status = response.status_code
-    text = response.text if response.content else ""
-    body: Any = None
-    if text:
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
+    text, body = response_json(response)
     code = None
     message = None
     request_id = response.headers.get("request-id") or response.headers.get("X-Request-Id")
@@ -207,10 +202,5 @@ class ExchangeClient:
 
 
 def _json_or_none(response: Any) -> dict[str, Any] | None:
-    if not response.content:
-        return None
-    try:
-        payload = response.json()
-    except ValueError:
-        return None
+    payload = response_json(response)[1]
     return payload if isinstance(payload, dict) else None

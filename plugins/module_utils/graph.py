@@ -18,6 +18,7 @@ from ansible_collections.m365ops.remediation.plugins.module_utils.transport impo
     REFUSED_STATUSES,
     backoff_delay,
     parse_retry_after,
+    response_json,
 )
 
 BATCH_LIMIT = 20
@@ -64,13 +65,7 @@ def graph_error(status: int | None, body: Any, headers: Any = None, text: str | 
 
 def decode_response(response: Any, service: str = "graph") -> Any:
     """JSON body of a successful response (None when empty); raise the decoded error otherwise."""
-    text = response.text if response.content else ""
-    body: Any = None
-    if text:
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
+    text, body = response_json(response)
     if not 200 <= response.status_code < 300:
         raise graph_error(response.status_code, body, response.headers, text, service=service)
     if text and body is None:

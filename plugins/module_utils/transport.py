@@ -395,6 +395,18 @@ class Transport:
         return MsalHttpClient(self)
 
 
+def response_json(response: Any) -> tuple[str, Any]:
+    """A response's text and its JSON body (None when empty or not JSON); never raises."""
+    text = response.text if response.content else ""
+    body: Any = None
+    if text:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+    return text, body
+
+
 def _host(url: str) -> str:
     """Scheme, host and path of a URL without its query (which may carry ids but never secrets here)."""
     return url.split("?", 1)[0]

@@ -20,14 +20,9 @@ LOCAL_PLAY = """\
     ansible_python_interpreter: "{{ ansible_playbook_python }}"
 """
 
-PLAY = """\
-- hosts: localhost
-  connection: local
-  gather_facts: false
-  vars:
-    ansible_python_interpreter: "{{{{ ansible_playbook_python }}}}"
+PLAY = LOCAL_PLAY + """\
   roles:
-    - {role}
+    - %s
 """
 
 
@@ -71,6 +66,6 @@ def run_playbook(playbook: Path | str, env: dict[str, str], *args: str, timeout:
 def run_target(target: str, emulator, workdir: Path, *args: str) -> subprocess.CompletedProcess:
     """Run one integration target (a role under targets/) against the emulator."""
     playbook = workdir / f'{target}.yml'
-    playbook.write_text(PLAY.format(role=target))
+    playbook.write_text(PLAY % target)
     extra = ['-e', f'emulator_url={emulator.base_url}', '-e', f'emulator_ca={emulator.ca_path}']
     return run_playbook(playbook, tenant_env(emulator), *extra, *args)

@@ -8,14 +8,9 @@ import pytest
 
 from m365emu import seeds
 from m365emu.pki import make_pfx
-from runner import run_playbook
+from runner import LOCAL_PLAY, run_playbook
 
-PLAYBOOK = """\
-- hosts: localhost
-  connection: local
-  gather_facts: false
-  vars:
-    ansible_python_interpreter: "{{ ansible_playbook_python }}"
+PLAYBOOK = LOCAL_PLAY + """\
   tasks:
     - name: Read a user through Microsoft Graph
       m365ops.remediation.user_info:

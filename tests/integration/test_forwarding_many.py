@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from runner import run_playbook, tenant_env
+from runner import LOCAL_PLAY, run_playbook, tenant_env
 
-PLAYBOOK = """\
-- hosts: localhost
-  connection: local
-  gather_facts: false
-  vars:
-    ansible_python_interpreter: "{{ ansible_playbook_python }}"
+PLAYBOOK = LOCAL_PLAY + """\
   tasks:
     - name: Read forwarding of nine users
       m365ops.remediation.mailbox_forwarding_info:

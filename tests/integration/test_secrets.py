@@ -5,14 +5,9 @@ from __future__ import annotations
 import json
 
 from m365emu import seeds
-from runner import run_playbook, tenant_env
+from runner import LOCAL_PLAY, run_playbook, tenant_env
 
-PLAYBOOK = """\
-- hosts: localhost
-  connection: local
-  gather_facts: false
-  vars:
-    ansible_python_interpreter: "{{{{ ansible_playbook_python }}}}"
+PLAYBOOK = LOCAL_PLAY.replace('{', '{{').replace('}', '}}') + """\
   tasks:
     - name: Reset with generated passwords, delivered to a private file
       m365ops.remediation.user_password:

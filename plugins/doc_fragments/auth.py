@@ -133,6 +133,13 @@ requirements:
 
     ATTRIBUTES = r"""
 attributes:
+  action:
+    description:
+      - An action plugin of the same name runs the module inside Ansible's worker process when the task targets the
+        controller (C(connection=local), no become, no C(async), the host's Python is the controller's), which spares a
+        Python start and the imports of C(requests) and C(msal) for each task. Anything else ships the module as usual.
+      - Set the variable C(m365_in_process=false) to always ship it.
+    support: full
   action_group:
     description: Use C(group/m365ops.remediation.m365) in C(module_defaults) to set the connection options once.
     support: full

@@ -89,7 +89,16 @@ def make_private_folder(path: str) -> bool:
         raise _refuse(path, 'it is a symbolic link')
     if os.path.isdir(path):
         return False
-    os.makedirs(path, mode=0o700)
+    try:
+        os.makedirs(path, mode=0o700)
+    except FileExistsError:
+        # Made meanwhile by another task of the run (each tenant writes its report into the same folder
+        # at once): what is there now is checked as any existing folder is.
+        if os.path.islink(path):
+            raise _refuse(path, 'it is a symbolic link') from None
+        if os.path.isdir(path):
+            return False
+        raise
     os.chmod(path, 0o700)
     return True
 

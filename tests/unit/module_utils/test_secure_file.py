@@ -1,0 +1,56 @@
+"""Private files and folders: 0600 files, 0700 folders, no links, and tenants writing into one folder at once."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+
+import pytest
+
+from ansible_collections.m365ops.remediation.plugins.module_utils import secure_file
+from ansible_collections.m365ops.remediation.plugins.module_utils.errors import M365Error
+
+
+def test_many_writers_make_the_same_folder_at_once(tmp_path):
+    folder = str(tmp_path / 'reports' / 'run')
+    start = threading.Barrier(16)
+    made, errors = [], []
+
+    def writer(i):
+        start.wait()
+        try:
+            made.append(secure_file.make_private_folder(folder))
+            secure_file.write_report(os.path.join(folder, f'tenant{i}.json'), {'tenant': i})
+        except Exception as error:  # pylint: disable=broad-exception-caught
+            errors.append(error)
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert made.count(True) <= 1 and len(made) == 16
+    assert oct(os.stat(folder).st_mode & 0o777) == '0o700'
+    assert sorted(os.listdir(folder)) == sorted(f'tenant{i}.json' for i in range(16))
+    for name in os.listdir(folder):
+        assert oct(os.stat(os.path.join(folder, name)).st_mode & 0o777) == '0o600'
+
+
+def test_a_report_is_json_or_text_as_given(tmp_path):
+    secure_file.write_report(str(tmp_path / 'r' / 'a.json'), {'b': 1})
+    secure_file.write_report(str(tmp_path / 'r' / 'a.md'), '# text\n')
+    assert json.loads((tmp_path / 'r' / 'a.json').read_text()) == {'b': 1}
+    assert (tmp_path / 'r' / 'a.md').read_text() == '# text\n'
+
+
+def test_a_link_is_refused_as_folder_and_as_file(tmp_path):
+    (tmp_path / 'elsewhere').mkdir()
+    os.symlink(tmp_path / 'elsewhere', tmp_path / 'link')
+    with pytest.raises(M365Error, match='symbolic link'):
+        secure_file.make_private_folder(str(tmp_path / 'link'))
+    os.symlink(tmp_path / 'elsewhere' / 'target.json', tmp_path / 'file.json')
+    with pytest.raises(M365Error):
+        secure_file.write_report(str(tmp_path / 'file.json'), {'a': 1})
+    assert not (tmp_path / 'elsewhere' / 'target.json').exists()

@@ -176,12 +176,14 @@ def fold(items: list[dict[str, t.Any]], results: dict[str, t.Any], check_mode: b
     """Fold every step's module result (``{step: registered result}``) into the plan, in the plan's order.
 
     A step whose task did not run (skipped, or never reached) leaves its users as they were; folding the
-    same results twice changes nothing, so the report can fold whatever ran, even after a failure.
+    same results twice changes nothing, so the report can fold whatever ran, even after a failure. A step
+    with no user left to do is not read at all: a plan folded before the unblock only reads the unblock's
+    result when it is folded again for the report.
     """
     names = list(items[0]['steps']) if items else []
     for name in names:
         result = results.get(name)
-        if isinstance(result, dict) and result:
+        if isinstance(result, dict) and result and any(item['steps'][name]['status'] == 'todo' for item in items):
             items = apply(items, name, result, check_mode)
     return items
 

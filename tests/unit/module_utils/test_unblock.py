@@ -116,3 +116,20 @@ def test_unknown_step_is_refused():
         assert 'reboot' in str(error)
     else:
         raise AssertionError('an unknown step was accepted')
+
+
+class Unread(dict):
+    """A step result that must not be read."""
+
+    def get(self, *args, **kwargs):
+        raise AssertionError('a step with nothing left to do was read')
+
+
+def test_fold_reads_only_the_steps_with_users_left_to_do():
+    plan = unblock.plan([user('rob@contoso.com')], [entry('rob@contoso.com')])
+    first = {'password': {'results': [{'id': 'id-rob', 'changed': True}]}, 'sessions': {'results': [{'id': 'id-rob', 'changed': True}]}}
+    folded = unblock.fold(plan, first)
+    again = unblock.fold(folded, {'password': Unread(results=[]), 'sessions': Unread(results=[]),
+                                  'unblock': {'results': [{'address': 'rob@contoso.com', 'changed': True}]}})
+    assert statuses(again[0]) == {'password': 'done', 'sessions': 'done', 'unblock': 'done'}
+    assert unblock.fold(again, dict(first, unblock={'results': []})) == again

@@ -40,6 +40,32 @@ def auth_argument_spec() -> dict[str, dict[str, t.Any]]:
     )
 
 
+class _MaskingModule(AnsibleModule):
+    """An AnsibleModule that, whichever way it exits, masks the protected values its result holds.
+
+    Ansible's own masking (``no_log_values``) tries every value on every string of the result, which for
+    a thousand generated passwords and a thousand users' results costs seconds. So the values are kept
+    aside, and only those that occur in the result (one scan of its text per value) are handed to it.
+    """
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        self.protected: set[str] = set()
+        super().__init__(*args, **kwargs)
+
+    def _mask(self, result: dict[str, t.Any]) -> None:
+        if self.protected:
+            text = '\0'.join(_strings(result))
+            self.no_log_values.update(value for value in self.protected if value in text)
+
+    def exit_json(self, **kwargs: t.Any) -> t.NoReturn:
+        self._mask(kwargs)
+        super().exit_json(**kwargs)
+
+    def fail_json(self, msg: str, **kwargs: t.Any) -> t.NoReturn:  # pylint: disable=arguments-differ
+        self._mask(dict(kwargs, msg=msg))
+        super().fail_json(msg, **kwargs)
+
+
 class M365Module:
     """An AnsibleModule with the collection's connection options and clients.
 
@@ -51,13 +77,12 @@ class M365Module:
         spec = auth_argument_spec()
         spec.update(argument_spec)
         kwargs.setdefault('supports_check_mode', True)
-        self.module = AnsibleModule(argument_spec=spec, **kwargs)
+        self.module = _MaskingModule(argument_spec=spec, **kwargs)
         self.params = self.module.params
         self._transport: t.Any = None
         self._credential: t.Any = None
         self._graph: GraphClient | None = None
         self._exchange: ExchangeClient | None = None
-        self._protected: set[str] = set()
 
     @property
     def check_mode(self) -> bool:
@@ -70,19 +95,9 @@ class M365Module:
         return bool(self.module._diff)  # pylint: disable=protected-access
 
     def protect(self, *values: str | None) -> None:
-        """Register values that must never reach output (generated passwords, tokens).
-
-        Those that appear in the module's result are masked by Ansible (``no_log_values``) when it exits.
-        Only those: Ansible's masking tries every value on every string of the result, which for a
-        thousand passwords and a thousand users' results costs seconds; finding which of them occur at
-        all is one scan per value of the result's text.
-        """
-        self._protected.update(value for value in values if value)
-
-    def _mask(self, result: dict[str, t.Any]) -> None:
-        if self._protected:
-            text = '\0'.join(_strings(result))
-            self.module.no_log_values.update(value for value in self._protected if value in text)
+        """Register values that must never reach output (generated passwords, tokens): masked wherever
+        they occur in the result, however the module exits."""
+        self.module.protected.update(value for value in values if value)
 
     def _require_libraries(self) -> None:
         if not transport_mod.HAS_REQUESTS:
@@ -134,9 +149,7 @@ class M365Module:
 
     def fail_from_error(self, error: M365Error, **result: t.Any) -> t.NoReturn:
         """Fail the task with every field of the service error."""
-        result.update(msg=str(error), error=error.to_dict())
-        self._mask(result)
-        self.module.fail_json(**result)
+        self.module.fail_json(msg=str(error), error=error.to_dict(), **result)
 
     def run(self, work: t.Callable[[], dict[str, t.Any]]) -> None:
         """Run the module's work and exit with its result, turning a service error into a clear failure."""
@@ -144,7 +157,6 @@ class M365Module:
             result = work()
         except M365Error as error:
             self.fail_from_error(error)
-        self._mask(result)
         if result.get('failed'):
             result.pop('failed')
             self.module.fail_json(**result)
@@ -152,7 +164,7 @@ class M365Module:
 
 
 def _strings(value: t.Any) -> t.Iterator[str]:
-    """Every string in a result, keys included, as Ansible's masking sees them."""
+    """Every string in a result, keys too (Ansible masks values only: searching keys as well finds a superset)."""
     if isinstance(value, str):
         yield value
     elif isinstance(value, dict):

@@ -43,3 +43,11 @@ def test_a_failure_is_masked_too():
 
 def test_strings_sees_keys_values_and_scalars():
     assert sorted(base._strings({'k': ['a', 1, None, {'n': True}]})) == sorted(['k', 'a', '1', 'n', 'True'])  # pylint: disable=protected-access
+
+
+def test_an_exit_straight_through_the_ansible_module_is_masked_too():
+    def work(m):
+        m.module.fail_json(msg=f'could not write the password file for {SECRET}')
+
+    result = run_module(work, protected=[SECRET])[0]
+    assert result['failed'] and SECRET not in json.dumps(result)

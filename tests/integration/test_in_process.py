@@ -107,3 +107,26 @@ def test_what_the_worker_must_not_run_is_shipped(emulator, tmp_path, extra, reas
     assert f'm365ops.remediation.user_info: shipped as a module ({reason})' in done.stdout, done.stdout[-3000:]
     assert 'in the worker process' not in done.stdout
     assert seeds.CONTOSO_SECRET not in done.stdout + done.stderr
+
+
+ASYNC = LOCAL_PLAY + """\
+  tasks:
+    - name: Look a user up in the background
+      m365ops.remediation.user_info:
+        users: [rob@contoso.com]
+      async: 120
+      poll: 1
+      register: found
+    - name: Found
+      ansible.builtin.assert:
+        that: found.users[0].found
+"""
+
+
+def test_async_ships_the_module_and_works(emulator, tmp_path):
+    playbook = tmp_path / 'async.yml'
+    playbook.write_text(ASYNC)
+    done = run_playbook(playbook, tenant_env(emulator), '-vvvv')
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert 'm365ops.remediation.user_info: shipped as a module (async)' in done.stdout
+    assert seeds.CONTOSO_SECRET not in done.stdout + done.stderr

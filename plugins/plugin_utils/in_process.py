@@ -90,31 +90,38 @@ class InProcessAction(NormalAction):
         encoder = get_module_encoder(PROFILE, Direction.CONTROLLER_TO_MODULE)
         params = json.dumps(dict(ANSIBLE_MODULE_ARGS=module_args), cls=encoder).encode()
         self._display.vvv(f'Running {module_name} in the worker process')
-        stdout = io.StringIO()
-        rc = 0
         # This worker runs this one task and exits: what the module changes here (its arguments, the
         # environment of the task) goes with it.
         os.environ.update({str(k): str(v) for k, v in environment.items()})
-        basic._ANSIBLE_ARGS, basic._ANSIBLE_PROFILE = params, PROFILE  # pylint: disable=protected-access
-        basic._PARSED_MODULE_ARGS = None  # pylint: disable=protected-access
-        with contextlib.redirect_stdout(stdout):
-            try:
-                module = importlib.import_module('ansible_collections.{0}.plugins.modules.{1}'.format(*module_name.rsplit('.', 1)))
-                module.main()
-                rc, stdout = 1, io.StringIO()  # a module must exit through exit_json or fail_json
-                print(json.dumps(dict(failed=True, msg=f'{module_name} returned without a result')))
-            except SystemExit as done:
-                rc = done.code if isinstance(done.code, int) else 1
-            except Exception as error:  # pylint: disable=broad-exception-caught
-                # What a shipped module's wrapper reports: the failure, without locals, and with the
-                # secret options masked should the message quote one.
-                rc, stdout = 1, io.StringIO()
-                message = remove_values(f'{module_name} failed: {type(error).__name__}: {error}', _secrets(module_args))
-                print(json.dumps(dict(failed=True, msg=message)))
-        data = self._parse_returned_data(dict(stdout=stdout.getvalue(), stderr='', rc=rc), PROFILE)
+        namespace, name = module_name.rsplit('.', 1)
+        output, rc = run_main(f'ansible_collections.{namespace}.plugins.modules.{name}', params, _secrets(module_args))
+        data = self._parse_returned_data(dict(stdout=output, stderr='', rc=rc), PROFILE)
         data.pop('_ansible_suppress_tmpdir_delete', None)
         remove_internal_keys(data)
         return data
+
+
+def run_main(module: str, params: bytes, secrets: t.Collection[str] = ()) -> tuple[str, int]:
+    """Run the module's ``main()`` here, given its arguments as AnsiballZ gives them; its output and exit code.
+
+    A module prints its result and exits. One that returns, or raises, fails the way a shipped module's
+    wrapper would report it: the error without locals, with ``secrets`` masked should the message quote one.
+    """
+    basic._ANSIBLE_ARGS, basic._ANSIBLE_PROFILE = params, PROFILE  # pylint: disable=protected-access
+    basic._PARSED_MODULE_ARGS = None  # pylint: disable=protected-access
+    printed = io.StringIO()
+    failure, rc = '', 0
+    with contextlib.redirect_stdout(printed):
+        try:
+            importlib.import_module(module).main()
+            failure = f'{module} returned without a result'
+        except SystemExit as done:
+            rc = done.code if isinstance(done.code, int) else 1
+        except Exception as error:  # pylint: disable=broad-exception-caught
+            failure = remove_values(f'{module} failed: {type(error).__name__}: {error}', set(secrets))
+    if failure:
+        return json.dumps(dict(failed=True, msg=failure)), 1
+    return printed.getvalue(), rc
 
 
 def _secrets(module_args: dict[str, t.Any]) -> set[str]:

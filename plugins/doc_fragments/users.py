@@ -7,8 +7,9 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    """Options written once for every module that changes users or their mailboxes."""
+    """Options written once for the modules that read or change users or their mailboxes."""
 
+    # The users a module works on: every module that reads or changes users.
     DOCUMENTATION = r"""
 options:
   users:
@@ -17,6 +18,11 @@ options:
     type: list
     elements: str
     required: true
+"""
+
+    # What the modules that change users take besides (m365ops.remediation.users.write).
+    WRITE = r"""
+options:
   protected:
     description:
       - Accounts that are never touched, by UPN, SMTP address or object id.

@@ -180,10 +180,15 @@ def run_concurrently(func: t.Callable[[T], R], items: t.Sequence[T], max_workers
         return list(zip(items, pool.map(call, items)))
 
 
+def users_option() -> dict[str, t.Any]:
+    """The users a module works on (documented in doc_fragments/users.py)."""
+    return dict(users=dict(type='list', elements='str', required=True))
+
+
 def user_options() -> dict[str, t.Any]:
     """The options of every module that changes users: the users, the protected accounts, failing at the end."""
     return dict(
-        users=dict(type='list', elements='str', required=True),
+        users_option(),
         protected=dict(type='list', elements='str', default=[]),
         continue_on_error=dict(type='bool', default=False),
     )

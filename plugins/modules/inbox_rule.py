@@ -44,6 +44,7 @@ options:
     default: []
 extends_documentation_fragment:
   - m365ops.remediation.users
+  - m365ops.remediation.users.write
   - m365ops.remediation.containment
   - m365ops.remediation.auth
   - m365ops.remediation.auth.attributes

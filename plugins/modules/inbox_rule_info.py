@@ -18,18 +18,13 @@ description:
 author:
   - m365ops maintainers (@m365ops)
 options:
-  users:
-    description:
-      - The users, by user principal name, object id or any of their SMTP addresses.
-    type: list
-    elements: str
-    required: true
   suspicious_only:
     description:
       - Return only the suspicious rules in RV(results[].rules).
     type: bool
     default: false
 extends_documentation_fragment:
+  - m365ops.remediation.users
   - m365ops.remediation.containment
   - m365ops.remediation.auth
   - m365ops.remediation.auth.attributes
@@ -150,12 +145,13 @@ results:
 
 from ansible_collections.m365ops.remediation.plugins.module_utils.base import M365Module
 from ansible_collections.m365ops.remediation.plugins.module_utils import containment_ops as cops
+from ansible_collections.m365ops.remediation.plugins.module_utils import operations as ops
 
 
 def main() -> None:
     """List inbox rules."""
     m = M365Module(dict(
-        users=dict(type='list', elements='str', required=True),
+        **ops.users_option(),
         suspicious_only=dict(type='bool', default=False),
         **cops.rule_options()
     ))

@@ -16,18 +16,13 @@ description:
 author:
   - m365ops maintainers (@m365ops)
 options:
-  users:
-    description:
-      - The users, by user principal name, object id or any of their SMTP addresses.
-    type: list
-    elements: str
-    required: true
   registered_after:
     description:
       - An ISO 8601 time, such as the time the account was restricted. Each method then says in
         RV(results[].methods[].registered_after) whether it was registered at or after that time.
     type: str
 extends_documentation_fragment:
+  - m365ops.remediation.users
   - m365ops.remediation.auth
   - m365ops.remediation.auth.attributes
   - ansible.builtin.action_common_attributes
@@ -110,13 +105,14 @@ results:
 
 from ansible_collections.m365ops.remediation.plugins.module_utils.base import M365Module
 from ansible_collections.m365ops.remediation.plugins.module_utils import containment_ops as cops
+from ansible_collections.m365ops.remediation.plugins.module_utils import operations as ops
 from ansible_collections.m365ops.remediation.plugins.module_utils import remediation as rem
 
 
 def main() -> None:
     """List authentication methods."""
     m = M365Module(dict(
-        users=dict(type='list', elements='str', required=True),
+        **ops.users_option(),
         registered_after=dict(type='str'),
     ))
     gate = m.params['registered_after']

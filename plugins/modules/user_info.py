@@ -102,7 +102,7 @@ from ansible_collections.m365ops.remediation.plugins.module_utils import operati
 
 def main() -> None:
     """Look users up."""
-    m = M365Module(dict(users=dict(type='list', elements='str', required=True)))
+    m = M365Module(ops.users_option())
 
     def work():
         keys = ops.reference_keys(m.params['users'])

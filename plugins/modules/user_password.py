@@ -59,6 +59,7 @@ options:
     default: false
 extends_documentation_fragment:
   - m365ops.remediation.users
+  - m365ops.remediation.users.write
   - m365ops.remediation.auth
   - m365ops.remediation.auth.attributes
   - ansible.builtin.action_common_attributes

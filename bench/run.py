@@ -112,22 +112,12 @@ class PeakMemory(threading.Thread):
         return out
 
     @staticmethod
-    def _rss_kb(pid: int) -> int:
+    def _kb(pid: int, name: str, field: str) -> int:
+        """A figure in kB from /proc/<pid>/<name> (``field:`` lines); 0 once the process is gone."""
         try:
-            with open(f'/proc/{pid}/status', encoding='ascii') as handle:
+            with open(f'/proc/{pid}/{name}', encoding='ascii') as handle:
                 for line in handle:
-                    if line.startswith('VmRSS:'):
-                        return int(line.split()[1])
-        except OSError:
-            pass
-        return 0
-
-    @staticmethod
-    def _pss_kb(pid: int) -> int:
-        try:
-            with open(f'/proc/{pid}/smaps_rollup', encoding='ascii') as handle:
-                for line in handle:
-                    if line.startswith('Pss:'):
+                    if line.startswith(field):
                         return int(line.split()[1])
         except OSError:
             pass
@@ -140,8 +130,8 @@ class PeakMemory(threading.Thread):
                 pid = todo.pop()
                 tree.append(pid)
                 todo += self._children(pid)
-            self.peak_kb = max(self.peak_kb, sum(self._pss_kb(p) for p in tree))
-            self.main_peak_kb = max(self.main_peak_kb, self._rss_kb(self.pid))
+            self.peak_kb = max(self.peak_kb, sum(self._kb(p, 'smaps_rollup', 'Pss:') for p in tree))
+            self.main_peak_kb = max(self.main_peak_kb, self._kb(self.pid, 'status', 'VmRSS:'))
             self.done.wait(self.interval)
 
 

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import stat
@@ -103,13 +104,31 @@ def make_private_folder(path: str) -> bool:
     return True
 
 
-def write_report(path: str, content: t.Any) -> None:
+def append_text(path: str, text: str) -> None:
+    """Append ``text`` to ``path`` (created with mode 0600 when missing), never through a link, in one write
+    under an exclusive lock, so that lines appended by several tenants at once never mix."""
+    check_target(path)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, 'O_NOFOLLOW', 0), 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        data = text.encode('utf-8')
+        while data:
+            data = data[os.write(fd, data):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_report(path: str, content: t.Any, append: bool = False) -> None:
     """Write a report: its folder made private when missing, the file itself 0600 and atomic.
 
-    A string is written as it is (a readable summary); anything else as JSON.
+    A string is written as it is (a readable summary); anything else as JSON. With ``append``, the content is
+    added at the end of the file instead (anything but a string as one line of JSON).
     """
     make_private_folder(os.path.dirname(os.path.abspath(path)))
-    if isinstance(content, str):
+    if append:
+        append_text(path, content if isinstance(content, str) else json.dumps(content, sort_keys=True) + '\n')
+    elif isinstance(content, str):
         write_text(path, content)
     else:
         write_json(path, content)

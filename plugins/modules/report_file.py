@@ -29,6 +29,13 @@ options:
         is written as JSON.
     type: raw
     required: true
+  append:
+    description:
+      - Add O(content) at the end of the file instead of replacing it (anything but a string as one line of
+        JSON), in one write under an exclusive lock, so that several tasks may append to one file at once.
+        The file is created with mode 0600 when missing. For an index of runs, for example.
+    type: bool
+    default: false
 attributes:
   action:
     support: full
@@ -46,7 +53,7 @@ attributes:
   idempotent:
     description: Run again with the same options, the module reports no change.
     support: full
-    details: Always reports no change; the file holds the latest report.
+    details: Always reports no change; the file holds the latest report (with O(append), every report appended).
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
@@ -57,6 +64,12 @@ EXAMPLES = r"""
   m365ops.remediation.report_file:
     path: /var/lib/m365ops/reports/contoso.json
     content: "{{ report }}"
+
+- name: Add a line to an index of runs
+  m365ops.remediation.report_file:
+    path: /var/lib/m365ops/reports/index.jsonl
+    content: "{{ {'run': run_id, 'failed': failed} | to_json }}\n"
+    append: true
 """
 
 RETURN = r"""
@@ -74,10 +87,11 @@ from ansible_collections.m365ops.remediation.plugins.module_utils import secure_
 
 def main() -> None:
     """Write the report when run as a module (the action plugin does the same without a module run)."""
-    module = AnsibleModule(dict(path=dict(type='path', required=True), content=dict(type='raw', required=True)),
+    module = AnsibleModule(dict(path=dict(type='path', required=True), content=dict(type='raw', required=True),
+                                append=dict(type='bool', default=False)),
                            supports_check_mode=True)
     try:
-        secure_file.write_report(module.params['path'], module.params['content'])
+        secure_file.write_report(module.params['path'], module.params['content'], append=module.params['append'])
     except (M365Error, OSError) as error:
         module.fail_json(msg=str(error))
     module.exit_json(changed=False, path=module.params['path'])

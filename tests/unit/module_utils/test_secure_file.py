@@ -54,3 +54,31 @@ def test_a_link_is_refused_as_folder_and_as_file(tmp_path):
     with pytest.raises(M365Error):
         secure_file.write_report(str(tmp_path / 'file.json'), {'a': 1})
     assert not (tmp_path / 'elsewhere' / 'target.json').exists()
+
+
+def test_appended_lines_of_many_writers_never_mix(tmp_path):
+    index = str(tmp_path / 'reports' / 'index.jsonl')
+    processes = []
+    for i in range(8):
+        pid = os.fork()
+        if pid == 0:  # a tenant's worker process appending its lines
+            try:
+                for j in range(25):
+                    secure_file.write_report(index, json.dumps({'tenant': i, 'n': j, 'pad': 'x' * 5000}) + '\n', append=True)
+            finally:
+                os._exit(0)  # pylint: disable=protected-access
+        processes.append(pid)
+    for pid in processes:
+        os.waitpid(pid, 0)
+    lines = [json.loads(line) for line in open(index, encoding='utf-8').read().splitlines()]
+    assert sorted((line['tenant'], line['n']) for line in lines) == [(i, j) for i in range(8) for j in range(25)]
+    assert os.stat(index).st_mode & 0o777 == 0o600
+
+
+def test_append_never_follows_a_link(tmp_path):
+    target = tmp_path / 'elsewhere'
+    target.write_text('')
+    (tmp_path / 'index.jsonl').symlink_to(target)
+    with pytest.raises(M365Error, match='symbolic link'):
+        secure_file.write_report(str(tmp_path / 'index.jsonl'), 'line\n', append=True)
+    assert target.read_text() == ''

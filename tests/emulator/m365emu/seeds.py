@@ -21,7 +21,9 @@ Users of the contoso test tenant and what each one is for:
 from __future__ import annotations
 
 import copy
+import json
 import random
+import shlex
 import uuid
 from typing import Any
 
@@ -294,3 +296,59 @@ def generate_seed(tenants: int, users: int, restricted: int, rng_seed: int = 0, 
             "restricted": [_restricted(f"user{j}@{domain}") for j in chosen],
         })
     return {"tenants": out, "faults": [], "exchange": {"concurrency_per_tenant": 8, "budget_per_10s": 400}}
+
+
+# The multi-tenant app of ``generate --shared-app``: what a managed service provider registers once in its own tenant
+# and has consented in every customer tenant, so one client id and one secret reach them all.
+SHARED_APP_NAME = "m365ops-remediation-msp"
+
+
+def generated_shared_app(rng_seed: int = 0) -> dict[str, Any]:
+    """The shared app entry of a generated seed: the same client id and secret for a given ``rng_seed``.
+
+    Drawn from a generator of its own, so ``generate_seed`` gives the same tenants, users and per-tenant apps as without it.
+    """
+    rng = random.Random(f"shared-app:{rng_seed}")
+    client_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+    secret = f"emu-secret-gen-shared-{rng.getrandbits(64):016x}"
+    return _app(client_id, secret, SHARED_APP_NAME, ["Exchange Administrator", "User Administrator"])
+
+
+def with_shared_app(seed: dict[str, Any], rng_seed: int = 0) -> dict[str, Any]:
+    """``seed`` (from ``generate_seed``) where every tenant's only app is the shared app of ``generated_shared_app``.
+
+    The tenants are new dicts; their users and lists are those of ``seed`` (not copied).
+    """
+    app = generated_shared_app(rng_seed)
+    return {**seed, "tenants": [{**tenant, "apps": [copy.deepcopy(app)]} for tenant in seed["tenants"]]}
+
+
+def generated_host_name(tenant: dict[str, Any]) -> str:
+    """The inventory host of a generated tenant: its domain's first label (``tenant0`` for ``tenant0.example``)."""
+    return tenant["domains"][0].split(".")[0]
+
+
+def generated_inventory(seed: dict[str, Any], *, shared_app: bool) -> str:
+    """An Ansible YAML inventory of a generated seed's tenants: group ``m365_tenants``, one host per tenant.
+
+    With ``shared_app`` each host has only ``m365_tenant_id`` (the app's client id and secret come from the environment,
+    as an AWX credential injects them); otherwise also its own app's ``m365_client_id`` and ``m365_client_secret``.
+    """
+    lines = ["---", "# The tenants of an m365emu generated seed, for the Microsoft 365 emulator only:",
+             "# every id and secret here is the emulator's, not a real one."]
+    if shared_app:
+        lines += ["# One multi-tenant app for all of them: its client id and secret go in AZURE_CLIENT_ID and AZURE_CLIENT_SECRET."]
+    lines += ["m365_tenants:", "  hosts:"]
+    for tenant in seed["tenants"]:
+        # JSON strings are YAML scalars: quoted, never read as numbers or booleans.
+        lines += [f"    {generated_host_name(tenant)}:", f"      m365_tenant_id: {json.dumps(tenant['id'])}"]
+        if not shared_app:
+            app = tenant["apps"][0]
+            lines += [f"      m365_client_id: {json.dumps(app['client_id'])}", f"      m365_client_secret: {json.dumps(app['secrets'][0])}"]
+    return "\n".join(lines) + "\n"
+
+
+def generated_credentials(app: dict[str, Any]) -> str:
+    """A shell file exporting the shared app's AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (what an AWX credential injects)."""
+    return ("# The emulator's shared app (m365emu generate --shared-app); not a real secret.\n"
+            f"export AZURE_CLIENT_ID={shlex.quote(app['client_id'])} AZURE_CLIENT_SECRET={shlex.quote(app['secrets'][0])}\n")

@@ -45,8 +45,15 @@ def summary(reports, words, fmt='markdown', language='en'):
 
 
 def summary_lines(reports):
-    """The short end-of-run summary, a line of totals and one on when sending is expected back."""
-    return report_text.summary_lines(unblock.run_summary([_data(r) for r in reports]))
+    """The short end-of-run summary: a line of totals, one on when sending is expected back, then a line per
+    failed tenant and per failed user (at most 20, then how many more)."""
+    reports = [_data(r) for r in reports]
+    return report_text.summary_lines(unblock.run_summary(reports), reports)
+
+
+def failed_lines(report, limit=report_text.FAILED_LINES):
+    """A line per failed user of one tenant's report (at most ``limit``, then how many more)."""
+    return report_text.failed_lines(_data(report), limit)
 
 
 def run_summary(reports):
@@ -69,4 +76,5 @@ class FilterModule:
             'unblock_run_summary': run_summary,
             'unblock_summary': summary,
             'unblock_summary_lines': summary_lines,
+            'unblock_failed_lines': failed_lines,
         }

@@ -12,13 +12,32 @@ from __future__ import annotations
 import html
 import typing as t
 
-TOTALS = (('tenants', None), ('users', 'users'), ('password', 'password_reset'), ('sessions', 'sessions_revoked'),
-          ('unblock', 'unblocked'), ('already_remediated', 'already_remediated'), ('skipped', 'skipped'), ('failed', 'failed'))
+TOTALS = (('tenants', 'tenants'), ('tenants_failed', 'tenants_failed'), ('users', 'users'), ('password', 'password_reset'),
+          ('sessions', 'sessions_revoked'), ('unblock', 'unblocked'), ('already_remediated', 'already_remediated'),
+          ('not_restricted', 'not_restricted'), ('skipped', 'skipped'), ('failed', 'failed'))
 
+# Advice at the end of the summary, in this order, each shown only when it applies (see ``advice``).
+ADVICE = ('check_mode', 'passwords', 'delete_passwords', 'check_mailboxes', 'failed')
 
 # Steps whose message says what was found, worth showing when they did something (the rest speak for
 # themselves when done: "password reset").
 TELLING = ('sign_in', 'auth_methods', 'forwarding', 'inbox_rules', 'protocols')
+
+# The most failed users named in the end-of-run lines; the rest are counted.
+FAILED_LINES = 20
+
+# Said in the end-of-run lines in check mode, where nothing was unblocked.
+CHECK_SENDING = 'Nothing was unblocked (check mode); after a real run, sending usually resumes within an hour, at most 24 hours.'
+
+
+def mode_words(words: dict[str, t.Any], check_mode: bool) -> dict[str, t.Any]:
+    """The words for the run's mode: in check mode, the ``check`` variant over the plain words (one level deep)."""
+    if not check_mode or not words.get('check'):
+        return words
+    out = dict(words)
+    for key, value in words['check'].items():
+        out[key] = dict(words.get(key) or {}, **value) if isinstance(value, dict) else value
+    return out
 
 
 def _notes(user: dict[str, t.Any], steps: list[str]) -> str:
@@ -26,13 +45,20 @@ def _notes(user: dict[str, t.Any], steps: list[str]) -> str:
     for step in steps:
         entry = user['steps'].get(step) or {}
         status, msg = entry.get('status'), entry.get('msg')
-        if msg and msg not in seen and (status in ('failed', 'skipped') or (status in ('done', 'would_do') and step in TELLING)):
+        if msg and msg not in seen and (status in ('failed', 'skipped', 'already_done') or (status in ('done', 'would_do') and step in TELLING)):
             seen.append(msg)
     return '; '.join(seen)
 
 
+def _status(words: dict[str, t.Any], step: str, status: str) -> str:
+    """A step's status in words; for ``none_found``, what was not found by this step."""
+    if status == 'none_found':
+        return (words.get('none_found') or {}).get(step) or words['status'][status]
+    return words['status'][status]
+
+
 def _sending(run: dict[str, t.Any], words: dict[str, t.Any]) -> str:
-    if not run.get('sending_expected_by'):
+    if run.get('check_mode') or not run.get('sending_expected_by'):
         return words['nothing_unblocked']
     return words['sending_expected'].replace('{by}', run['sending_expected_by']).replace('{latest}', run['sending_expected_at_latest'])
 
@@ -44,7 +70,7 @@ def _rows(report: dict[str, t.Any], words: dict[str, t.Any]) -> tuple[list[str],
     rows, failed = [], []
     for user in report.get('users') or ():
         cells = [user.get('user_principal_name') or user.get('user') or '', user.get('address') or '', user.get('restricted_at') or '']
-        cells += [words['status'][user['steps'][s]['status']] for s in steps]
+        cells += [_status(words, s, user['steps'][s]['status']) for s in steps]
         cells += [words['outcomes'][user['outcome']], _notes(user, steps)]
         rows.append(cells)
         failed.append(user['outcome'] == 'failed')
@@ -53,8 +79,37 @@ def _rows(report: dict[str, t.Any], words: dict[str, t.Any]) -> tuple[list[str],
 
 def _totals(run: dict[str, t.Any], words: dict[str, t.Any]) -> tuple[list[str], list[str]]:
     header = [words[key] for key, dummy in TOTALS]
-    values = [str(run['tenants'])] + [str(run['totals'][count]) for key, count in TOTALS[1:]]
+    values = [str(run.get(count, 0)) if count in ('tenants', 'tenants_failed') else str(run['totals'].get(count, 0)) for key, count in TOTALS]
     return header, values
+
+
+def _empty(report: dict[str, t.Any], words: dict[str, t.Any]) -> str:
+    """What a tenant's section says when it has no user (or, when the list was not read, before them)."""
+    return words['list_not_read'] if report.get('list_read') is False else words['no_users']
+
+
+def advice(reports: list[dict[str, t.Any]], run: dict[str, t.Any]) -> list[str]:
+    """The keys of the advice that applies to this run, in the order of ``ADVICE``.
+
+    ``passwords`` and ``delete_passwords``: a password was reset (not in check mode); ``check_mailboxes``:
+    a user was (or would be) remediated without the forwarding or inbox rules step; ``failed``: a user or a
+    tenant failed; ``check_mode``: this was a check.
+    """
+    keys = set()
+    if run.get('check_mode'):
+        keys.add('check_mode')
+    if run['totals'].get('failed') or run.get('tenants_failed'):
+        keys.add('failed')
+    for report in reports:
+        for user in report.get('users') or ():
+            steps = user['steps']
+            if not report.get('check_mode') and steps.get('password', {}).get('status') == 'done':
+                keys.update(('passwords', 'delete_passwords'))
+            if user['outcome'] in ('remediated', 'would_remediate') and ('forwarding' not in steps or 'inbox_rules' not in steps):
+                keys.add('check_mailboxes')
+            if {'passwords', 'check_mailboxes'} <= keys:
+                break
+    return [key for key in ADVICE if key in keys]
 
 
 def markdown(reports: list[dict[str, t.Any]], run: dict[str, t.Any], words: dict[str, t.Any], generated_at: str) -> str:
@@ -62,6 +117,7 @@ def markdown(reports: list[dict[str, t.Any]], run: dict[str, t.Any], words: dict
     def row(cells: t.Iterable[str]) -> str:
         return '| ' + ' | '.join(str(c).replace('|', '\\|').replace('\n', ' ') for c in cells) + ' |'
 
+    words = mode_words(words, run.get('check_mode'))
     out = ['# ' + words['title'], '']
     if run.get('check_mode'):
         out += ['> **%s**' % words['check_mode'], '']
@@ -74,11 +130,13 @@ def markdown(reports: list[dict[str, t.Any]], run: dict[str, t.Any], words: dict
         if report.get('error'):
             out += ['**%s:** %s' % (words['tenant_error'], str(report['error']).replace('|', '\\|')), '']
         header, rows, dummy = _rows(report, words)
-        if not rows:
-            out += [words['no_users'], '']
-            continue
-        out += [row(header), row(['---'] * len(header))] + [row(cells) for cells in rows] + ['']
-    out += ['- ' + step for step in words['next_steps']]
+        if not rows or report.get('list_read') is False:
+            out += [_empty(report, words), '']
+        if rows:
+            out += [row(header), row(['---'] * len(header))] + [row(cells) for cells in rows] + ['']
+    steps = advice(reports, run)
+    if steps:
+        out += ['## ' + words['next_steps_title'], ''] + ['- ' + words['next_steps'][key] for key in steps]
     return '\n'.join(out) + '\n'
 
 
@@ -93,6 +151,7 @@ def html_page(reports: list[dict[str, t.Any]], run: dict[str, t.Any], words: dic
             lines.append('<tr%s>' % css + ''.join('<td>%s</td>' % e(str(c)) for c in cells) + '</tr>')
         return '\n'.join(lines + ['</table>'])
 
+    words = mode_words(words, run.get('check_mode'))
     out = ['<!DOCTYPE html>', '<html lang="%s">' % e(language), '<head>', '<meta charset="utf-8">',
            '<title>%s</title>' % e(words['title']),
            '<style>body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}'
@@ -110,25 +169,76 @@ def html_page(reports: list[dict[str, t.Any]], run: dict[str, t.Any], words: dic
         if report.get('error'):
             out.append('<p class="failed">%s: %s</p>' % (e(words['tenant_error']), e(str(report['error']))))
         header, rows, failed = _rows(report, words)
-        out.append(table(header, rows, failed) if rows else '<p>%s</p>' % e(words['no_users']))
-    out += ['<ul>'] + ['<li>%s</li>' % e(step) for step in words['next_steps']] + ['</ul>', '</body>', '</html>']
+        if not rows or report.get('list_read') is False:
+            out.append('<p>%s</p>' % e(_empty(report, words)))
+        if rows:
+            out.append(table(header, rows, failed))
+    steps = advice(reports, run)
+    if steps:
+        out += ['<h2>%s</h2>' % e(words['next_steps_title']), '<ul>'] + ['<li>%s</li>' % e(words['next_steps'][key]) for key in steps] + ['</ul>']
+    out += ['</body>', '</html>']
     return '\n'.join(out) + '\n'
 
 
-def summary_lines(run: dict[str, t.Any]) -> list[str]:
-    """The short end-of-run summary for the play output (English, like the rest of Ansible's output)."""
+def _user_name(user: dict[str, t.Any]) -> str:
+    return str(user.get('user') or user.get('user_principal_name') or user.get('address') or user.get('id') or '?')
+
+
+def _reason(user: dict[str, t.Any], report: dict[str, t.Any]) -> str:
+    """Why a user failed: the first failed step's message, else the tenant's error, else the unblock step's message."""
+    for step in user['steps'].values():
+        if step.get('status') == 'failed' and step.get('msg'):
+            return str(step['msg'])
+    return str(report.get('error') or user['steps'].get('unblock', {}).get('msg') or 'failed')
+
+
+def _failed_users(reports: t.Iterable[dict[str, t.Any]], limit: int) -> list[str]:
+    """One line per failed user, at most ``limit`` of them, then how many more there are."""
+    lines, more = [], 0
+    for report in reports:
+        for user in report.get('users') or ():
+            if user.get('outcome') != 'failed':
+                continue
+            if len(lines) < limit:
+                lines.append('FAILED %s: %s - %s' % (report.get('tenant'), _user_name(user), _reason(user, report)))
+            else:
+                more += 1
+    if more:
+        lines.append('... and %d more failed user(s); see the reports' % more)
+    return lines
+
+
+def failed_lines(report: dict[str, t.Any], limit: int = FAILED_LINES) -> list[str]:
+    """The failed users of one tenant, a line each (at most ``limit``, then how many more)."""
+    return _failed_users([report], int(limit))
+
+
+def summary_lines(run: dict[str, t.Any], reports: t.Iterable[dict[str, t.Any]] = (), limit: int = FAILED_LINES) -> list[str]:
+    """The short end-of-run summary for the play output (English, like the rest of Ansible's output).
+
+    The totals, when sending is expected back, then each failed tenant and each failed user (at most ``limit``).
+    """
     totals = run['totals']
-    first = '%s%d user(s) in %d tenant(s): %d password(s) reset, %d session(s) revoked, %d unblocked, %d already remediated, ' \
-            '%d skipped, %d failed' % ('CHECK MODE, nothing was changed: ' if run.get('check_mode') else '', totals['users'], run['tenants'],
-                                       totals['password_reset'], totals['sessions_revoked'], totals['unblocked'],
-                                       totals['already_remediated'], totals['skipped'], totals['failed'])
+    counts = (totals['users'], run['tenants'])
+    rest = (totals['already_remediated'], totals.get('not_restricted', 0), totals['skipped'], totals['failed'])
+    if run.get('check_mode'):
+        first = 'CHECK MODE, nothing was changed: %d user(s) in %d tenant(s): would reset %d password(s), would revoke %d session(s), ' \
+                'would unblock %d' % (counts + (totals['password_reset'], totals['sessions_revoked'], totals['unblocked']))
+    else:
+        first = '%d user(s) in %d tenant(s): %d password(s) reset, %d session(s) revoked, %d unblocked' % (
+            counts + (totals['password_reset'], totals['sessions_revoked'], totals['unblocked']))
+    first += ', %d already remediated, %d not on the list, %d skipped, %d failed' % rest
     if run.get('tenants_failed'):
         first += ', %d tenant(s) failed' % run['tenants_failed']
-    if run.get('sending_expected_by'):
+    if run.get('check_mode'):
+        second = CHECK_SENDING
+    elif run.get('sending_expected_by'):
         second = 'Sending expected back by %s (at the latest %s).' % (run['sending_expected_by'], run['sending_expected_at_latest'])
     else:
         second = 'No account was unblocked in this run.'
-    return [first + '.', second]
+    reports = sorted(reports, key=lambda r: str(r.get('tenant')))
+    tenants = ['FAILED tenant %s: %s' % (r.get('tenant'), r['error']) for r in reports if r.get('error')]
+    return [first + '.', second] + tenants + _failed_users(reports, int(limit))
 
 
 def render(reports: list[dict[str, t.Any]], run: dict[str, t.Any], words: dict[str, t.Any], fmt: str = 'markdown',

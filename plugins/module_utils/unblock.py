@@ -10,13 +10,19 @@ there. Each step is ``{"status", "msg"}`` with status one of
 
 - ``todo``: to be done by the next step of the role;
 - ``done`` / ``would_do`` (check mode): done by this run;
-- ``already_done``: nothing to do, it was done after the account was restricted;
+- ``already_done``: nothing to do, it was done after the account was restricted (or by an earlier run);
+- ``none_found``: nothing to do, there was nothing to clear (no forwarding, no suspicious rule, no new method);
 - ``skipped``: not done on purpose (protected account, not restricted, step turned off, earlier step failed);
 - ``failed``: tried (or could not be tried) and failed, with the reason.
+
+Each user gets one *outcome*: ``remediated``, ``would_remediate`` (check mode), ``already_remediated``,
+``not_restricted`` (not on the list, nothing to do), ``skipped`` (protected account) or ``failed``.
 """
 
 from __future__ import annotations
 
+import ast
+import json
 import typing as t
 
 from ansible_collections.m365ops.remediation.plugins.module_utils import remediation as rem
@@ -26,8 +32,13 @@ STEPS = ('password', 'sessions', 'unblock')
 CONTAINMENT = ('sign_in', 'auth_methods', 'forwarding', 'inbox_rules', 'protocols')
 REPORTED = ('user', 'user_principal_name', 'id', 'address', 'protected', 'restricted', 'restricted_at', 'reason_details',
             'unblocked_at', 'sending_expected_by', 'sending_expected_at_latest')
-COUNTED = ('users', 'password_reset', 'sessions_revoked', 'unblocked', 'already_remediated', 'skipped', 'failed')
-FINAL = ('done', 'would_do', 'already_done', 'skipped', 'failed')
+COUNTED = ('users', 'password_reset', 'sessions_revoked', 'unblocked', 'already_remediated', 'not_restricted', 'skipped', 'failed')
+FINAL = ('done', 'would_do', 'already_done', 'none_found', 'skipped', 'failed')
+# Containment steps whose "no change" means there was nothing to clear, rather than "already done".
+FINDING = ('auth_methods', 'forwarding', 'inbox_rules')
+# Statuses that leave nothing to do.
+NOTHING_TO_DO = ('already_done', 'none_found')
+NOT_RESTRICTED = 'not on the Restricted Users list: nothing to do'
 
 
 def _step(status: str, msg: str) -> dict[str, str]:
@@ -42,15 +53,61 @@ def step_names(containment: t.Iterable[str] = ()) -> list[str]:
     return ['password', 'sessions'] + [name for name in CONTAINMENT if name in containment] + ['unblock']
 
 
+def earlier_runs(earlier: t.Any) -> dict[str, str | None]:
+    """Lower-case SMTP address -> ISO time of the earlier run that unblocked it (None when not known).
+
+    Takes a mapping, a list of addresses, their JSON text, or nothing.
+    """
+    if isinstance(earlier, str):
+        text = earlier.strip()
+        if text[:1] in ('{', '['):
+            try:
+                earlier = json.loads(text)
+            except ValueError:  # a Python literal, as a template may give it
+                earlier = ast.literal_eval(text)
+        else:
+            earlier = [text]
+    if not earlier:
+        return {}
+    if isinstance(earlier, dict):
+        pairs: t.Iterable[tuple[t.Any, t.Any]] = earlier.items()
+    else:
+        pairs = ((address, None) for address in earlier)
+    out: dict[str, str | None] = {}
+    for address, when in pairs:
+        key = str(address).strip().lower()
+        if key:
+            out[key] = str(when) if when else None
+    return out
+
+
+def _remediated_earlier(candidates: t.Iterable[t.Any], earlier: dict[str, str | None]) -> tuple[bool, str | None]:
+    """Whether any of a user's addresses was unblocked by an earlier run, and the latest time known."""
+    found, times = False, []
+    for address in candidates:
+        key = str(address or '').strip().lower()
+        if key in earlier:
+            found = True
+            if earlier[key]:
+                times.append(earlier[key])
+    return found, (max(times) if times else None)
+
+
 def plan(users: list[dict[str, t.Any]], entries: list[dict[str, t.Any]], protected: t.Iterable[str] = (),
-         reset_password: bool = True, revoke_sessions: bool = True, containment: t.Iterable[str] = ()) -> list[dict[str, t.Any]]:
+         reset_password: bool = True, revoke_sessions: bool = True, containment: t.Iterable[str] = (),
+         earlier: t.Any = None) -> list[dict[str, t.Any]]:
     """What to do for each user (``user_info`` results) given the Restricted Users list (``restricted_user_info`` entries).
 
     A user is matched to the list by any of its SMTP addresses. The password and sessions steps are gated
     on the moment the account was restricted, so that a re-run does not reset again; the containment
     steps are idempotent by themselves (a mailbox without forwarding has nothing to clear).
+
+    ``earlier`` maps the lower-case SMTP addresses an earlier run of this collection unblocked in this
+    tenant to the time of that run (or lists them): a user off the list with one of them is already
+    remediated, any other user off the list has nothing to do.
     """
     names = step_names(containment)
+    before = earlier_runs(earlier)
 
     def _all_steps(status: str, msg: str) -> dict[str, dict[str, str]]:
         return {name: _step(status, msg) for name in names}
@@ -89,7 +146,12 @@ def plan(users: list[dict[str, t.Any]], entries: list[dict[str, t.Any]], protect
                 why = 'no Entra ID user has this address, so its password cannot be reset; it stays blocked'
             item['steps'] = _all_steps('failed', why)
         elif entry is None:
-            item['steps'] = _all_steps('skipped', 'not on the Restricted Users list: nothing to do')
+            found, when = _remediated_earlier([user.get('primary_smtp_address'), item['address'], given]
+                                              + list(user.get('addresses') or ()), before) if before else (False, None)
+            if found:
+                item['steps'] = _all_steps('already_done', 'remediated by an earlier run' + (' at %s' % when if when else ''))
+            else:
+                item['steps'] = _all_steps('skipped', NOT_RESTRICTED)
         else:
             item['steps'] = _all_steps('todo', '')
             item['steps'].update(
@@ -161,7 +223,7 @@ def apply(items: list[dict[str, t.Any]], step: str, result: dict[str, t.Any], ch
                 if step == 'unblock':
                     item.update({k: entry[k] for k in ('unblocked_at', 'sending_expected_by', 'sending_expected_at_latest') if k in entry})
             else:
-                item['steps'][step] = _step('already_done', entry.get('msg') or 'nothing to do')
+                item['steps'][step] = _step('none_found' if step in FINDING else 'already_done', entry.get('msg') or 'nothing to do')
         out.append(item)
     return block_unsafe_unblocks(out)
 
@@ -189,7 +251,7 @@ def fold(items: list[dict[str, t.Any]], results: dict[str, t.Any], check_mode: b
 
 
 def outcome(item: dict[str, t.Any]) -> str:
-    """One word for a user: remediated, would_remediate, already_remediated, skipped or failed."""
+    """One word for a user: remediated, would_remediate, already_remediated, not_restricted, skipped or failed."""
     statuses = [step['status'] for step in item['steps'].values()]
     if item.get('protected'):
         return 'skipped'
@@ -199,14 +261,43 @@ def outcome(item: dict[str, t.Any]) -> str:
         return 'would_remediate'
     if 'done' in statuses:
         return 'remediated'
-    if item.get('restricted') or all(s == 'already_done' for s in statuses):
+    if item.get('restricted') or (statuses and all(s in NOTHING_TO_DO for s in statuses)):
         return 'already_remediated'
-    return 'skipped'
+    return 'not_restricted'
+
+
+def _dedupe(asked: t.Iterable[t.Any]) -> list[str]:
+    """The asked users, each once (compared as addresses, else case-insensitively), in the order given."""
+    seen, out = set(), []
+    for name in asked or ():
+        text = str(name).strip()
+        key = rem.normalize_address(text) or text.lower()
+        if text and key not in seen:
+            seen.add(key)
+            out.append(text)
+    return out
+
+
+def _unread(asked: t.Iterable[t.Any], error: str) -> list[dict[str, t.Any]]:
+    """A plan for the asked users of a tenant that failed before its Restricted Users list was read."""
+    why = 'not remediated: %s' % error
+    return [{'user': name, 'id': None, 'user_principal_name': None, 'address': rem.normalize_address(name), 'protected': False,
+             'restricted': None, 'restricted_at': None, 'reason_details': {}, 'steps': {step: _step('failed', why) for step in STEPS}}
+            for name in _dedupe(asked)]
 
 
 def tenant_report(items: list[dict[str, t.Any]], tenant: str, tenant_id: str | None, check_mode: bool,
-                  error: str | None = None, generated_at: str | None = None) -> dict[str, t.Any]:
-    """The report of one tenant: every user with every step, and the counts. Never a password or token."""
+                  error: str | None = None, generated_at: str | None = None, asked: t.Iterable[str] | None = None,
+                  run: dict[str, t.Any] | None = None) -> dict[str, t.Any]:
+    """The report of one tenant: every user with every step, and the counts. Never a password or token.
+
+    ``asked`` are the users the run asked for (none: the whole tenant) and ``run`` the run's ``id``,
+    ``folder`` and ``started_at``, kept as they are under ``run``. A tenant that failed (``error``) before
+    any user was planned has ``list_read: false`` and each asked user failed, with the error.
+    """
+    list_read = not (error and not items)
+    if not list_read:
+        items = _unread(asked or (), str(error))
     users = []
     names = list(items[0]['steps']) if items else list(STEPS)
     for item in items:
@@ -220,15 +311,21 @@ def tenant_report(items: list[dict[str, t.Any]], tenant: str, tenant_id: str | N
         user['steps'] = steps
         user['outcome'] = outcome(dict(item, steps=steps))
         users.append(user)
+    outcomes = {name: 0 for name in ('already_remediated', 'not_restricted', 'skipped', 'failed')}
+    for user in users:
+        if user['outcome'] in outcomes:
+            outcomes[user['outcome']] += 1
+    acted = ('done', 'would_do')
     counts = {
         'users': len(users),
-        'password_reset': sum(1 for u in users if u['steps']['password']['status'] in ('done', 'would_do')),
-        'sessions_revoked': sum(1 for u in users if u['steps']['sessions']['status'] in ('done', 'would_do')),
-        'unblocked': sum(1 for u in users if u['steps']['unblock']['status'] in ('done', 'would_do')),
-        'already_remediated': sum(1 for u in users if u['outcome'] == 'already_remediated'),
-        'skipped': sum(1 for u in users if u['outcome'] == 'skipped'),
-        'failed': sum(1 for u in users if u['outcome'] == 'failed'),
-        'steps': {name: sum(1 for u in users if u['steps'][name]['status'] in ('done', 'would_do')) for name in names},
+        'password_reset': sum(1 for u in users if u['steps']['password']['status'] in acted),
+        'sessions_revoked': sum(1 for u in users if u['steps']['sessions']['status'] in acted),
+        'unblocked': sum(1 for u in users if u['steps']['unblock']['status'] in acted),
+        'already_remediated': outcomes['already_remediated'],
+        'not_restricted': outcomes['not_restricted'],
+        'skipped': outcomes['skipped'],
+        'failed': outcomes['failed'],
+        'steps': {name: sum(1 for u in users if u['steps'][name]['status'] in acted) for name in names},
     }
     expected = [u['sending_expected_by'] for u in users if u.get('sending_expected_by')]
     latest = [u['sending_expected_at_latest'] for u in users if u.get('sending_expected_at_latest')]
@@ -238,7 +335,9 @@ def tenant_report(items: list[dict[str, t.Any]], tenant: str, tenant_id: str | N
         'check_mode': bool(check_mode),
         'steps': names,
         'generated_at': generated_at or rem.isoformat(rem.utcnow()),
+        'run': run,
         'error': error,
+        'list_read': list_read,
         'failed': bool(error) or counts['failed'] > 0,
         'counts': counts,
         'sending_expected_by': max(expected) if expected else None,
@@ -249,7 +348,7 @@ def tenant_report(items: list[dict[str, t.Any]], tenant: str, tenant_id: str | N
 
 def run_summary(reports: list[dict[str, t.Any]]) -> dict[str, t.Any]:
     """Totals over every tenant's report, for the end-of-run summary."""
-    totals = {k: sum(r['counts'][k] for r in reports) for k in COUNTED}
+    totals = {k: sum(r['counts'].get(k, 0) for r in reports) for k in COUNTED}
     expected = [r['sending_expected_by'] for r in reports if r.get('sending_expected_by')]
     latest = [r['sending_expected_at_latest'] for r in reports if r.get('sending_expected_at_latest')]
     return {

@@ -39,4 +39,4 @@ def test_html_escapes():
 def test_summary_lines():
     lines = report_text.summary_lines(unblock.run_summary(reports()))
     assert lines == ['2 user(s) in 1 tenant(s): 1 password(s) reset, 1 session(s) revoked, 1 unblocked, 0 already remediated, '
-                     '0 skipped, 1 failed.', 'Sending expected back by S1 (at the latest S24).']
+                     '0 not on the list, 0 skipped, 1 failed.', 'Sending expected back by S1 (at the latest S24).']

@@ -87,11 +87,11 @@ def test_report_outcomes_and_totals():
                                                         'sending_expected_at_latest': 'B'}]})
     report = unblock.tenant_report(plan, 'contoso', 'tid', False, error='Exchange down')
     outcomes = {u['user']: u['outcome'] for u in report['users']}
-    assert outcomes == {'rob@contoso.com': 'remediated', 'ann@contoso.com': 'failed', 'carl@contoso.com': 'skipped'}
+    assert outcomes == {'rob@contoso.com': 'remediated', 'ann@contoso.com': 'failed', 'carl@contoso.com': 'not_restricted'}
     ann = report['users'][1]
     assert ann['steps']['unblock'] == {'status': 'failed', 'msg': 'not reached: Exchange down'}
     assert report['counts'] == {'users': 3, 'password_reset': 2, 'sessions_revoked': 2, 'unblocked': 1,
-                                'already_remediated': 0, 'skipped': 1, 'failed': 1,
+                                'already_remediated': 0, 'not_restricted': 1, 'skipped': 0, 'failed': 1,
                                 'steps': {'password': 2, 'sessions': 2, 'unblock': 1}}
     assert report['steps'] == ['password', 'sessions', 'unblock']
     assert report['failed'] and report['sending_expected_by'] == 'A'

@@ -157,7 +157,8 @@ def run_playbook(playbook: Path, emulator: EmulatorProcess, inv: Path, forks: in
     env.update(ANSIBLE_COLLECTIONS_PATH=str(ROOT / '.tmp' / 'collections'), ANSIBLE_HOST_KEY_CHECKING='false',
                ANSIBLE_LOCALHOST_WARNING='false', ANSIBLE_HOME=str(workdir / 'ansible-home'), ANSIBLE_NOCOLOR='1')
     command = [str(BIN / 'ansible-playbook'), str(playbook), '-i', str(inv), '--forks', str(forks),
-               '-e', f'unblock_email_report_dir={workdir / "reports"}', '-e', f'unblock_email_password_dir={workdir / "passwords"}', *extra]
+               '-e', f'unblock_email_report_dir={workdir / "reports"}', '-e', f'unblock_email_password_dir={workdir / "passwords"}',
+               '-e', 'unblock_email_all=true', *extra]
     log = workdir / f'{playbook.stem}.log'
     start = time.perf_counter()
     with open(log, 'w', encoding='utf-8') as out:

@@ -147,6 +147,12 @@ class M365Module:
             self._exchange = ExchangeClient(self.transport, self.credential, self.params['tenant_id'], self.params['exchange_endpoint'])
         return self._exchange
 
+    def tenant_guid(self) -> str | None:
+        """The GUID of the tenant this module acts on (the ``tid`` of its Graph token), else the tenant as named."""
+        resource = auth_mod.resource_for(self.params['graph_endpoint'], auth_mod.GRAPH_RESOURCE)
+        found = self.credential.tenant_guid(resource)
+        return found.lower() if found else self.params.get('tenant_id')
+
     def fail_from_error(self, error: M365Error, **result: t.Any) -> t.NoReturn:
         """Fail the task with every field of the service error."""
         self.module.fail_json(msg=str(error), error=error.to_dict(), **result)

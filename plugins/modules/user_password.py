@@ -50,6 +50,9 @@ options:
         name, merged with what it already holds.
       - It is written atomically, before the reset (marked pending) and after it; it is never written through
         a symbolic link, nor when it exists and others can read it. A missing folder is created with mode 0700.
+      - It holds the tenant's id (C(tenant_id), the GUID of the tenant) beside the passwords. A file that holds
+        another tenant's id is refused before any reset.
+      - The P(m365ops.remediation.unblock_email#role) role gives each run and tenant a file of its own.
     type: path
   return_passwords:
     description:
@@ -264,11 +267,17 @@ def main() -> None:
 def _deliver(m: M365Module, pending: list, passwords: dict, statuses: dict) -> bool:
     """Merge the passwords into the password file, if one was asked for. Pending entries are written
     before the reset so that no password can be set that the admin cannot read; after it, the ones that
-    were set stay, and so do those whose reset may have been applied (status ``unknown``)."""
+    were set stay, and so do those whose reset may have been applied (status ``unknown``). The file holds
+    its tenant's id, and a file of another tenant is refused before any reset."""
     path = m.params['password_file']
     if not path:
         return False
     document = secure_file.read_json(path) or {}
+    tenant_id = m.tenant_guid()
+    if document.get('tenant_id') and tenant_id and str(document['tenant_id']).lower() != str(tenant_id).lower():
+        raise M365Error("password_file %s holds the passwords of tenant %s, not of this tenant (%s): give each tenant a password file "
+                        "of its own" % (path, document['tenant_id'], tenant_id), service='file', code='other_tenant')
+    document['tenant_id'] = tenant_id
     users = document.setdefault('users', {})
     stamp = rem.isoformat(rem.utcnow())
     for ref, base in pending:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -37,6 +38,24 @@ def tenant_env(emulator, tenant: str = 'contoso') -> dict[str, str]:
         AZURE_CLIENT_SECRET=getattr(seeds, f'{tenant.upper()}_SECRET'),
     )
     return env
+
+
+def run_index(report_dir: Path) -> list[dict]:
+    """The lines of the role's index of runs (``<report_dir>/index.jsonl``), oldest first."""
+    path = Path(report_dir) / 'index.jsonl'
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding='utf-8').splitlines() if line.strip()]
+
+
+def run_reports(report_dir: Path, host: str) -> list[Path]:
+    """The report files of ``host``, one per run, oldest first (as the index lists the runs)."""
+    return [Path(report_dir) / line['folder'] / f'{host}.json' for line in run_index(report_dir) if line.get('tenant') == host]
+
+
+def password_files(password_dir: Path, host: str) -> list[Path]:
+    """The password files of ``host``, one per run that set a password (``<run folder>-<host>.json``)."""
+    return sorted(Path(password_dir).glob(f'*-{host}.json'))
 
 
 def ansible_env(extra: dict[str, str] | None = None) -> dict[str, str]:

@@ -167,7 +167,7 @@ def test_role_bad_input(emulator, tmp_path):
     assert list(users) == ['not-an-address', 'nobody@contoso.com', 'carl@contoso.com', 'frank@contoso.com', 'dana@contoso.com',
                            'eve.admin@contoso.com', 'Rob@Contoso.com', 'øyvind@contoso.com']
     outcome = {name: u['outcome'] for name, u in users.items()}
-    assert outcome == {'not-an-address': 'failed', 'nobody@contoso.com': 'failed', 'carl@contoso.com': 'skipped',
+    assert outcome == {'not-an-address': 'failed', 'nobody@contoso.com': 'failed', 'carl@contoso.com': 'not_restricted',
                        'frank@contoso.com': 'remediated', 'dana@contoso.com': 'failed', 'eve.admin@contoso.com': 'failed',
                        'Rob@Contoso.com': 'remediated', 'øyvind@contoso.com': 'failed'}
     assert users['frank@contoso.com']['user_principal_name'] == 'frank@contoso.onmicrosoft.com'
@@ -195,9 +195,10 @@ def test_role_unknown_tenant_and_wrong_secret(emulator, tmp_path):
     assert emulator.writes(0) == []
 
 
-def test_role_empty_list_means_the_whole_restricted_list(emulator, tmp_path):
-    """The role's documented contract: no users given, every restricted account (here in check mode)."""
-    run = Run(emulator, tmp_path, '--check', '-e', json.dumps({'unblock_email_users': []}))
+def test_role_whole_tenant_only_when_asked(emulator, tmp_path):
+    """unblock_email_all: every restricted account (here in check mode); an empty list is refused
+    (tests/integration/test_fleet_safety.py)."""
+    run = Run(emulator, tmp_path, '--check', '-e', 'unblock_email_all=true')
     users = {u['user'] for u in run.report()['users']}
     assert {'rob@contoso.com', 'ann@contoso.com', 'gina@contoso.com', 'ghost@contoso.com'} <= users
     assert emulator.writes(0) == []

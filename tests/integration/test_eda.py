@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 from m365emu import seeds
-from runner import ROOT, ansible_env, tenant_env
+from runner import ROOT, ansible_env, run_index, tenant_env
 
 RULEBOOK = 'm365ops.remediation.unblock_email'
 TENANT = seeds.FABRIKAM_TENANT_ID
@@ -40,14 +40,14 @@ def wait_for(what: str, check, timeout: float = DEADLINE, rulebook: 'Rulebook | 
 class Rulebook:
     """ansible-rulebook running the collection's rulebook for the fabrikam tenant, polling every second."""
 
-    def __init__(self, emulator, tmp: Path, **variables) -> None:
+    def __init__(self, emulator, tmp: Path, host_vars: dict | None = None, **variables) -> None:
         self.tmp = tmp
         self.state_file = tmp / 'state' / 'restricted_users.json'
         self.report_dir = tmp / 'reports'
         self.variables = {'interval': 1, 'state_file': str(self.state_file), 'report_dir': str(self.report_dir),
                           'password_dir': str(tmp / 'passwords'), **variables}
         (tmp / 'vars.yml').write_text(yaml.safe_dump(self.variables))
-        (tmp / 'inventory.yml').write_text(yaml.safe_dump({'all': {'hosts': {'localhost': {'ansible_connection': 'local'}}}}))
+        (tmp / 'inventory.yml').write_text(yaml.safe_dump({'all': {'hosts': {'localhost': {'ansible_connection': 'local', **(host_vars or {})}}}}))
         self.env = ansible_env(tenant_env(emulator, 'fabrikam'))
         self.proc: subprocess.Popen | None = None
         self.log_path = tmp / 'ansible-rulebook.log'
@@ -79,9 +79,20 @@ class Rulebook:
             return []
         return [key for keys in json.loads(self.state_file.read_text())['tenants'].values() for key in keys]
 
+    def reports(self) -> list[dict]:
+        """The report of every run the rulebook started, oldest first (each run writes into its own folder)."""
+        return [json.loads((self.report_dir / line['folder'] / 'localhost.json').read_text()) for line in run_index(self.report_dir)]
+
     def report(self) -> dict | None:
-        path = self.report_dir / 'localhost.json'
-        return json.loads(path.read_text()) if path.exists() else None
+        """The newest run's report."""
+        reports = self.reports()
+        return reports[-1] if reports else None
+
+    def summary(self) -> str | None:
+        """The newest run's readable summary."""
+        lines = run_index(self.report_dir)
+        path = self.report_dir / lines[-1]['folder'] / 'summary.md' if lines else None
+        return path.read_text() if path and path.exists() else None
 
 
 @pytest.fixture
@@ -100,9 +111,9 @@ def polls(emulator, since: int) -> int:
     return sum(1 for e in emulator.journal(since) if e.get('cmdlet') == 'Get-BlockedSenderAddress')
 
 
-def start(rulebooks, emulator, tmp: Path, **variables) -> Rulebook:
+def start(rulebooks, emulator, tmp: Path, host_vars: dict | None = None, **variables) -> Rulebook:
     """Start the rulebook and wait for the source's first poll (the state file then holds the listed entries)."""
-    rulebook = Rulebook(emulator, tmp, **variables).start()
+    rulebook = Rulebook(emulator, tmp, host_vars, **variables).start()
     rulebooks.append(rulebook)
     wait_for('the first poll', lambda: len(rulebook.remembered()) >= len(ALREADY), rulebook=rulebook)
     return rulebook
@@ -145,13 +156,12 @@ def test_dry_run_writes_nothing_and_reports_the_plan(emulator, tmp_path, ruleboo
     rulebook = start(rulebooks, emulator, tmp_path, include_existing=False)  # auto_remediate: off by default
     emulator.restrict(TENANT, CAROL)
 
-    summary = rulebook.report_dir / 'summary.md'
-    report = wait_for('the dry-run report', lambda: summary.exists() and rulebook.report(), rulebook=rulebook)
+    report = wait_for('the dry-run report', lambda: rulebook.summary() and rulebook.report(), rulebook=rulebook)
     assert report['check_mode'] is True
     [carol] = report['users']
     assert carol['address'] == CAROL and carol['outcome'] == 'would_remediate'
     assert {carol['steps'][s]['status'] for s in ('password', 'sessions', 'unblock')} == {'would_do'}
-    assert 'Check mode' in summary.read_text()
+    assert 'Check mode' in rulebook.summary()
     assert emulator.writes(mark) == []
     assert CAROL in restricted(emulator)
     assert not (tmp_path / 'passwords').exists() or not any((tmp_path / 'passwords').iterdir())
@@ -165,6 +175,23 @@ def test_dry_run_writes_nothing_and_reports_the_plan(emulator, tmp_path, ruleboo
     time.sleep(2)
     assert rulebook.report()['generated_at'] == generated
     assert emulator.writes(mark) == []
+
+
+def test_protected_account_of_the_inventory_is_never_touched(emulator, tmp_path, rulebooks):
+    # The tenant's host protects bert in the inventory; the rulebook's own "protected" cannot take that away.
+    bert = 'bert@fabrikam.com'
+    mark = emulator.mark()
+    rulebook = start(rulebooks, emulator, tmp_path, host_vars={'unblock_email_protected': [bert]}, auto_remediate=True)
+    wait_for('alice to be unblocked', lambda: 'alice@fabrikam.com' not in restricted(emulator), rulebook=rulebook)
+    reports = wait_for('both events reported', lambda: len(rulebook.reports()) >= 2 and rulebook.reports(), rulebook=rulebook)
+    outcomes = {u['address']: (u['outcome'], u['protected']) for r in reports for u in r['users']}
+    assert outcomes == {'alice@fabrikam.com': ('remediated', False), bert: ('skipped', True)}
+    bert_id = next(u['id'] for u in emulator.state(TENANT)['users'] if u['userPrincipalName'] == bert)
+    writes = emulator.writes(mark)
+    assert not any(bert_id in w['path'] for w in writes)
+    assert [w for w in writes if w.get('cmdlet') == 'Remove-BlockedSenderAddress'] and bert in restricted(emulator)
+    # Each event's run kept its own folder.
+    assert len({line['folder'] for line in run_index(rulebook.report_dir)}) == len(run_index(rulebook.report_dir)) >= 2
 
 
 def test_rulebook_is_valid_yaml_with_the_documented_policy():

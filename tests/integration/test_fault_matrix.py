@@ -136,7 +136,7 @@ def test_fault_row(emulator, tmp_path, row):
     first.assert_rc(2 if failed else 0)
     # Every password set is in the password file: nothing the admin must know is lost.
     reset = {w[2].rsplit('/', 1)[-1] for w in successful_writes(emulator, first_mark) if w[-1] == ('passwordProfile',)}
-    assert reset == set(json.loads((first.password_dir / 'localhost.json').read_text())['users']) if reset else True
+    assert reset == set(json.loads(first.password_file().read_text())['users']) if reset else True
 
     emulator.clear_faults()
     second_mark = emulator.mark()
@@ -145,9 +145,10 @@ def test_fault_row(emulator, tmp_path, row):
     for address, outcome in outcomes(again).items():
         # Finished earlier: off the list, nothing to do; left over: finished now. A write that timed out may
         # still be applied by the service after the first run gave up on it: the re-run then finds the user
-        # off the list (skipped) or, when it read the list before the write landed, every step already done.
-        assert outcome == ('skipped' if result[address] == 'remediated' else 'remediated') or (
-            result[address] == 'failed' and outcome in ('skipped', 'already_remediated')), (address, result[address], outcome)
+        # off the list (not on it any more) or, when it read the list before the write landed, every step already
+        # done. (Each run has a report folder of its own here, so the re-run knows nothing of the first run's record.)
+        assert outcome == ('not_restricted' if result[address] == 'remediated' else 'remediated') or (
+            result[address] == 'failed' and outcome in ('not_restricted', 'already_remediated')), (address, result[address], outcome)
     assert not any(a in restricted(emulator) for a in USERS)
     check_invariants(emulator, [first_mark, second_mark])
     for address in USERS:
@@ -162,7 +163,7 @@ def test_exchange_failing_for_one_tenant_only(emulator, tmp_path):
                 'm365_client_secret': getattr(seeds, f'{tenant}_SECRET')}
     inventory = {'m365_tenants': {'hosts': {
         'contoso': dict(host('CONTOSO'), unblock_email_users=['rob@contoso.com', 'ann@contoso.com']),
-        'fabrikam': host('FABRIKAM'),
+        'fabrikam': dict(host('FABRIKAM'), unblock_email_all=True),
     }}}
     env = {k: v for k, v in tenant_env(emulator).items() if not k.startswith('AZURE_') or k == 'AZURE_AUTHORITY_HOST'}
     for name in ('first', 'again'):
@@ -183,7 +184,7 @@ def test_exchange_failing_for_one_tenant_only(emulator, tmp_path):
     again = Run(emulator, tmp_path / 'again', '--forks', '2', *FAST, env=env, inventory=inventory)
     again.assert_rc(0)
     assert {r['outcome'] for r in again.users('fabrikam').values()} == {'remediated'}
-    assert {r['outcome'] for r in again.users('contoso').values()} == {'skipped'}
+    assert {r['outcome'] for r in again.users('contoso').values()} == {'not_restricted'}
     assert not [w for w in emulator.writes(second_mark) if w['tenant'] == seeds.CONTOSO_TENANT_ID]
     check_invariants(emulator, [first_mark, second_mark])
 
@@ -206,8 +207,30 @@ def test_unblock_limit_reached_for_one_account(emulator, tmp_path):
     again = Run(emulator, tmp_path / 'again', *FAST, *users_arg('rob@contoso.com', 'gina@contoso.com'))
     again.assert_rc(2)  # gina stays blocked until Microsoft support lifts the limit
     users = again.users()
-    assert users['rob@contoso.com']['outcome'] == 'skipped'
+    assert users['rob@contoso.com']['outcome'] == 'not_restricted'
     assert users['gina@contoso.com']['steps']['password']['status'] == 'already_done'
     assert users['gina@contoso.com']['steps']['sessions']['status'] == 'already_done'
     assert 'gina@contoso.com' in restricted(emulator)
+    check_invariants(emulator, [first_mark, second_mark])
+
+
+def test_token_for_another_tenant_is_refused(emulator, tmp_path):
+    """The token endpoint answers with a token of another tenant (fabrikam's tid for contoso): the token is never
+    used, nothing is written, the tenant's report says why; once the fault is gone the run completes."""
+    emulator.set_faults([{'service': 'token', 'tenant': seeds.CONTOSO_TENANT_ID, 'token_tenant': seeds.FABRIKAM_TENANT_ID}])
+    first_mark = emulator.mark()
+    first = Run(emulator, tmp_path / 'first', *FAST, *users_arg(*USERS))
+    first.assert_rc(2)
+    report = first.report()
+    assert 'Refused a token' in report['error'] and seeds.FABRIKAM_TENANT_ID in report['error']
+    assert {u['outcome'] for u in report['users']} == {'failed'}
+    assert emulator.writes(first_mark) == []
+    assert [e for e in emulator.journal(first_mark) if e['service'] in ('graph', 'exchange')] == []
+    assert set(USERS) <= restricted(emulator)
+
+    emulator.clear_faults()
+    second_mark = emulator.mark()
+    again = Run(emulator, tmp_path / 'again', *FAST, *users_arg(*USERS))
+    again.assert_rc(0)
+    assert set(outcomes(again).values()) == {'remediated'}
     check_invariants(emulator, [first_mark, second_mark])

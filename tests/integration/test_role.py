@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 from m365emu import seeds
-from runner import ROOT, run_playbook, tenant_env
+from runner import ROOT, run_index, run_playbook, tenant_env
 
 PLAYBOOK = ROOT / 'playbooks' / 'unblock_email.yml'
 RECAP = re.compile(r'^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)', re.M)
@@ -21,7 +21,7 @@ def recap(output: str) -> dict[str, dict[str, int]]:
 
 
 class Run:
-    """One ansible-playbook run of the unblock playbook, with its reports."""
+    """One ansible-playbook run of the unblock playbook, with its reports (in the run's own folder)."""
 
     def __init__(self, emulator, tmp: Path, *args: str, env=None, inventory: dict | None = None):
         self.report_dir = tmp / 'reports'
@@ -31,18 +31,27 @@ class Run:
             path = tmp / 'inventory.yml'
             path.write_text(yaml.safe_dump(inventory))
             extra += ['-i', str(path)]
+        before = len(run_index(self.report_dir))
         self.done = run_playbook(PLAYBOOK, env if env is not None else tenant_env(emulator), *extra, *args)
         self.output = self.done.stdout + self.done.stderr
         self.recap = recap(self.done.stdout)
+        self.index = run_index(self.report_dir)[before:]
+        self.folder = self.report_dir / self.index[0]['folder'] if self.index else None
 
     def report(self, host: str = 'localhost') -> dict:
-        return json.loads((self.report_dir / f'{host}.json').read_text())
+        return json.loads((self.folder / f'{host}.json').read_text())
+
+    def summary(self, suffix: str = 'md') -> str:
+        return (self.folder / f'summary.{suffix}').read_text()
 
     def users(self, host: str = 'localhost') -> dict[str, dict]:
         return {u['user_principal_name'] or u['user']: u for u in self.report(host)['users']}
 
+    def password_file(self, host: str = 'localhost') -> Path:
+        return self.password_dir / f'{self.folder.name}-{host}.json'
+
     def passwords(self, host: str = 'localhost') -> list[str]:
-        path = self.password_dir / f'{host}.json'
+        path = self.password_file(host)
         if not path.exists():
             return []
         return [entry['password'] for entry in json.loads(path.read_text())['users'].values()]
@@ -86,32 +95,32 @@ def test_one_user_check_apply_rerun(emulator, tmp_path):
     again.assert_rc(0)
     assert again.recap['localhost']['changed'] == 0, again.output[-4000:]
     assert emulator.writes(mark) == []
-    summary = (tmp_path / 'reports' / 'summary.md').read_text()
-    assert 'rob@contoso.com' in summary
+    assert 'rob@contoso.com' in again.summary()
 
     for secret in applied.passwords() + [seeds.CONTOSO_SECRET]:
         for run in (check, applied, again):
             assert secret not in run.output
-        for report in (tmp_path / 'reports').iterdir():
-            assert secret not in report.read_text()
+        for report in (tmp_path / 'reports').rglob('*'):
+            assert report.is_dir() or secret not in report.read_text()
 
 
 def test_whole_tenant_check_apply_rerun(emulator, tmp_path):
     env = tenant_env(emulator, 'fabrikam')
     mark = emulator.mark()
-    check = Run(emulator, tmp_path, '--check', env=env)
+    everyone = ['-e', 'unblock_email_all=true']
+    check = Run(emulator, tmp_path, '--check', *everyone, env=env)
     check.assert_rc(0)
     assert emulator.writes(mark) == []
     assert {u: r['outcome'] for u, r in check.users().items()} == {
         'alice@fabrikam.com': 'would_remediate', 'bert@fabrikam.com': 'would_remediate'}
 
-    applied = Run(emulator, tmp_path, env=env)
+    applied = Run(emulator, tmp_path, *everyone, env=env)
     applied.assert_rc(0)
     assert {r['outcome'] for r in applied.users().values()} == {'remediated'}
     assert restricted(emulator, seeds.FABRIKAM_TENANT_ID) == set()
 
     mark = emulator.mark()
-    again = Run(emulator, tmp_path, env=env)
+    again = Run(emulator, tmp_path, *everyone, env=env)
     again.assert_rc(0)
     assert again.recap['localhost']['changed'] == 0
     assert emulator.writes(mark) == []
@@ -129,7 +138,7 @@ def test_protected_admin_and_not_restricted(emulator, tmp_path):
     assert eve['outcome'] == 'failed'
     assert eve['steps']['password']['status'] == 'failed' and 'Privileged Authentication Administrator' in eve['steps']['password']['msg']
     assert eve['steps']['unblock']['status'] == 'skipped'
-    assert users['carl@contoso.com']['outcome'] == 'skipped'
+    assert users['carl@contoso.com']['outcome'] == 'not_restricted'
     assert 'not on the Restricted Users list' in users['carl@contoso.com']['steps']['unblock']['msg']
     for name in ('ann@contoso.com', 'breakglass@contoso.com'):
         assert users[name]['outcome'] == 'skipped' and users[name]['protected']
@@ -150,8 +159,8 @@ def test_three_tenants_one_with_bad_credentials(emulator, tmp_path):
         }
     inventory = {'m365_tenants': {'hosts': {
         'contoso': dict(host('CONTOSO'), unblock_email_users=['rob@contoso.com', 'ann@contoso.com']),
-        'fabrikam': host('FABRIKAM'),
-        'northwind': host('NORTHWIND', secret='wrong-secret-value'),
+        'fabrikam': dict(host('FABRIKAM'), unblock_email_all=True),
+        'northwind': dict(host('NORTHWIND', secret='wrong-secret-value'), unblock_email_all=True),
     }}}
     env = {k: v for k, v in tenant_env(emulator).items() if not k.startswith('AZURE_') or k == 'AZURE_AUTHORITY_HOST'}
     run = Run(emulator, tmp_path, '--forks', '3', env=env, inventory=inventory)
@@ -162,7 +171,7 @@ def test_three_tenants_one_with_bad_credentials(emulator, tmp_path):
     assert {r['outcome'] for r in run.users('fabrikam').values()} == {'remediated'}
     northwind = run.report('northwind')
     assert northwind['failed'] and 'AADSTS7000215' in northwind['error']
-    summary = (tmp_path / 'reports' / 'summary.md').read_text()
+    summary = run.summary()
     for name in ('contoso', 'fabrikam', 'northwind'):
         assert f'Tenant {name}' in summary
     assert restricted(emulator, seeds.NORTHWIND_TENANT_ID) == {'nina@northwind.com', 'oscar@northwind.com'}
@@ -174,7 +183,7 @@ def test_summary_languages_and_html(emulator, tmp_path):
         run = Run(emulator, tmp_path / language, '--check', *users_arg('rob@contoso.com'),
                   '-e', f'unblock_email_report_language={language}', '-e', 'unblock_email_report_format=html')
         run.assert_rc(0)
-        page = (tmp_path / language / 'reports' / 'summary.html').read_text()
+        page = run.summary('html')
         assert f'lang="{language}"' in page and word in page and 'rob@contoso.com' in page
 
 
@@ -183,8 +192,8 @@ def test_passwords_never_in_vvvv_output(emulator, tmp_path):
     run.assert_rc(0)
     passwords = run.passwords()
     assert len(passwords) == 3
-    assert oct((tmp_path / 'passwords' / 'localhost.json').stat().st_mode & 0o777) == '0o600'
-    reports = ''.join(p.read_text() for p in (tmp_path / 'reports').iterdir())
+    assert oct(run.password_file().stat().st_mode & 0o777) == '0o600'
+    reports = ''.join(p.read_text() for p in (tmp_path / 'reports').rglob('*') if p.is_file())
     for secret in passwords + [seeds.CONTOSO_SECRET]:
         assert secret not in run.output
         assert secret not in reports

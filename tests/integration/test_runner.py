@@ -17,7 +17,7 @@ from pathlib import Path
 import yaml
 
 from m365emu import seeds
-from runner import COLLECTIONS, ROOT
+from runner import COLLECTIONS, ROOT, password_files, run_reports
 
 JWT_RE = re.compile(r"eyJ[\w-]{8,}\.eyJ[\w-]{8,}\.[\w-]{8,}")
 
@@ -86,7 +86,8 @@ def test_runner_job_with_federated_token_leaves_no_secret_in_artifacts(emulator,
     assert stats["failures"] == {} and stats["changed"].get("contoso", 0) > 0
     restricted = [r["SenderAddress"] for r in emulator.state(seeds.CONTOSO_TENANT_ID)["restricted"]]
     assert "rob@contoso.com" not in restricted and "ann@contoso.com" in restricted
-    passwords = [u["password"] for u in json.loads((password_dir / "contoso.json").read_text())["users"].values()]
+    [password_file] = password_files(password_dir, "contoso")
+    passwords = [u["password"] for u in json.loads(password_file.read_text())["users"].values()]
     assert len(passwords) == 1
     text = artifacts_text(pdd)
     assert "rob@contoso.com" in text  # the artifacts are the real ones
@@ -109,16 +110,17 @@ def test_runner_job_goes_red_when_a_user_cannot_be_remediated(emulator, tmp_path
     assert (artifacts / "status").read_text().strip() == "failed"
     assert (artifacts / "rc").read_text().strip() == "2"
     failed = [e for e in events(pdd) if e["event"] == "runner_on_failed"]
-    assert failed and failed[-1]["event_data"]["task"] == "Fail when a user could not be remediated"
+    assert failed and failed[-1]["event_data"]["task"] == "Fail when a user or the tenant could not be remediated"
     message = failed[-1]["event_data"]["res"]["msg"]
     assert "1 user(s) of tenant contoso could not be remediated" in message
-    report_file = outside / "reports" / "contoso.json"
+    [report_file] = run_reports(outside / "reports", "contoso")
     assert str(report_file) in message
     report = json.loads(report_file.read_text())
     assert report["failed"] is True and report["counts"]["failed"] == 1
     assert [(u["address"], u["outcome"]) for u in report["users"]] == [("ann@contoso.com", "remediated"), ("dana@contoso.com", "failed")]
     assert "on-premises Active Directory" in report["users"][1]["steps"]["password"]["msg"]
-    passwords = [u["password"] for u in json.loads((outside / "passwords" / "contoso.json").read_text())["users"].values()]
+    [password_file] = password_files(outside / "passwords", "contoso")
+    passwords = [u["password"] for u in json.loads(password_file.read_text())["users"].values()]
     text = artifacts_text(pdd)
     for secret in passwords + [seeds.CONTOSO_SECRET]:
         assert secret not in text

@@ -12,7 +12,7 @@ import pytest
 
 from m365emu import seeds
 from m365emu.pki import make_pfx
-from runner import LOCAL_PLAY, run_playbook, tenant_env
+from runner import LOCAL_PLAY, password_files, run_playbook, run_reports, tenant_env
 from test_role import Run, users_arg
 from test_runner import JWT_RE, artifacts_text, private_data_dir, run_runner
 
@@ -74,11 +74,11 @@ def test_role_at_vvvv_leaks_no_secret(emulator, tmp_path, method):
     # Really -vvvv, and really the way the modules ran.
     assert 'rob@contoso.com' in output
     assert ('ESTABLISH LOCAL CONNECTION' if shipped else 'in the worker process') in output
-    password_file = outside / 'passwords' / 'contoso.json'
+    [password_file] = password_files(outside / 'passwords', 'contoso')
     passwords = [u['password'] for u in json.loads(password_file.read_text())['users'].values()]
     assert len(passwords) == 3
     assert oct(password_file.stat().st_mode & 0o777) == '0o600'
-    report_file = outside / 'reports' / 'contoso.json'
+    [report_file] = run_reports(outside / 'reports', 'contoso')
     assert oct(report_file.stat().st_mode & 0o777) == '0o600'
     assert {u['outcome'] for u in json.loads(report_file.read_text())['users']} == {'remediated'}
     tokens = emulator.issued_tokens()
@@ -86,7 +86,7 @@ def test_role_at_vvvv_leaks_no_secret(emulator, tmp_path, method):
     places = {
         'output': output,
         'artifacts': artifacts_text(pdd),
-        'reports': ''.join(p.read_text() for p in (outside / 'reports').iterdir()),
+        'reports': ''.join(p.read_text() for p in (outside / 'reports').rglob('*') if p.is_file()),
         'journal': json.dumps(emulator.journal()),
     }
     assert_no_secret(places, secrets + passwords + tokens)
@@ -138,21 +138,20 @@ def test_access_tokens_at_vvvv_leak_nowhere(emulator, tmp_path):
 
 def test_report_and_password_files_never_follow_a_link(emulator, tmp_path):
     """A link planted where the run writes: refused, the file it points to untouched, and no password reset without
-    a password file to deliver it to."""
+    a password folder to deliver it to."""
     elsewhere = tmp_path / 'elsewhere'
     elsewhere.mkdir()
-    for name in ('report', 'passwords'):
-        (elsewhere / name).write_text('precious\n')
+    (elsewhere / 'index').write_text('precious\n')
+    (elsewhere / 'passwords').mkdir()
     (tmp_path / 'reports').mkdir(mode=0o700)
-    (tmp_path / 'passwords').mkdir(mode=0o700)
-    (tmp_path / 'reports' / 'localhost.json').symlink_to(elsewhere / 'report')
-    (tmp_path / 'passwords' / 'localhost.json').symlink_to(elsewhere / 'passwords')
+    (tmp_path / 'reports' / 'index.jsonl').symlink_to(elsewhere / 'index')
+    (tmp_path / 'passwords').symlink_to(elsewhere / 'passwords')
     run = Run(emulator, tmp_path, *users_arg('rob@contoso.com'))
     run.assert_rc(2)
-    assert (elsewhere / 'report').read_text() == 'precious\n'
-    assert (elsewhere / 'passwords').read_text() == 'precious\n'
-    assert re.search(r"refusing to write '[^']*passwords/localhost\.json': it is a symbolic link", run.output)
-    assert re.search(r"refusing to write '[^']*reports/localhost\.json': it is a symbolic link", run.output)
+    assert (elsewhere / 'index').read_text() == 'precious\n'
+    assert list((elsewhere / 'passwords').iterdir()) == []
+    assert re.search(r"refusing to write '[^']*/passwords': it is a symbolic link", run.output)
+    assert re.search(r"refusing to write '[^']*reports/index\.jsonl': it is a symbolic link", run.output)
     rob = seeds.USER_IDS['rob@contoso.com']
     assert not [w for w in emulator.writes(0) if w['path'] == f'/v1.0/users/{rob}' and w.get('fields') == ['passwordProfile']]
     assert 'rob@contoso.com' in {e['SenderAddress'] for e in emulator.state(seeds.CONTOSO_TENANT_ID)['restricted']}
@@ -164,5 +163,5 @@ def test_files_are_created_0600_in_0700_folders(emulator, tmp_path):
     run.assert_rc(0)
     for folder in (tmp_path / 'reports', tmp_path / 'passwords'):
         assert oct(folder.stat().st_mode & 0o777) == '0o700'
-        for path in folder.iterdir():
-            assert oct(path.stat().st_mode & 0o777) == '0o600', path
+        for path in folder.rglob('*'):
+            assert oct(path.stat().st_mode & 0o777) == ('0o700' if path.is_dir() else '0o600'), path

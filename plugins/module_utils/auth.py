@@ -6,7 +6,11 @@
 
 Every credential has ``validate()`` (checks the inputs, no request) and ``get_token(resource)``, plus
 ``refresh(resource, rejected)`` which the service clients call once when a service answers 401 to a
-token msal still considers valid (for instance revoked or expired early).
+token msal still considers valid (for instance revoked or expired early), and ``tenant_guid(resource)``,
+the tenant the token was issued for.
+
+A token issued for another tenant than the one named is refused before it is used (``tenant_mismatch``):
+its ``tid`` claim must be the named tenant's GUID, or for a domain the GUID Entra's discovery answered.
 
 msal applications are cached per process, keyed by (authority, tenant, client id, a hash of the
 credential, the transport's ``verify``): Graph and Exchange clients of one module run, or several
@@ -99,6 +103,7 @@ CREDENTIAL_OPTIONS_HELP = (
 )
 
 _TENANT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,253}$")
+_GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _AADSTS_RE = re.compile(r"AADSTS\d+:[^\"\\\r\n]*")
 _TRAILER_RE = re.compile(r"\s+Trace ID:")
 _TRANSIENT_AUTH_ERRORS = frozenset(("temporarily_unavailable", "server_error"))
@@ -152,6 +157,60 @@ def authority_url(authority_host: str | None, tenant_id: str | None) -> str:
     if tenant.lower() in ("common", "organizations", "consumers"):
         raise _config_error(f"tenant_id must name one tenant (GUID or verified domain), not {tenant!r}")
     return f"{host}/{tenant}"
+
+
+def is_tenant_guid(value: Any) -> bool:
+    """Whether ``value`` is GUID-shaped (a tenant id rather than a domain)."""
+    return isinstance(value, str) and bool(_GUID_RE.match(value.strip()))
+
+
+def jwt_claims(token: str | None) -> dict[str, Any]:
+    """The claims of a JWT, read without verification; empty for anything that is not a JWT."""
+    parts = (token or "").split(".")
+    if len(parts) != 3:
+        return {}
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (ValueError, TypeError):
+        return {}
+    return payload if isinstance(payload, dict) else {}
+
+
+def token_tenant_id(token: str | None) -> str | None:
+    """The tenant GUID a token was issued for (its ``tid`` claim, lower case); None without a GUID ``tid``."""
+    tid = jwt_claims(token).get("tid")
+    return tid.strip().lower() if is_tenant_guid(tid) else None
+
+
+def expected_tenant_id(tenant_id: str | None, issuer: str | None = None, discovered_tenant: str | None = None) -> str | None:
+    """The GUID a token for ``tenant_id`` must carry, lower case; None when it cannot be known.
+
+    A GUID names itself. A domain is known by the GUID discovery answered: the one in the issuer
+    (``https://host/{guid}/v2.0``) first, else the tenant of the discovered token endpoint.
+    """
+    if is_tenant_guid(tenant_id):
+        return str(tenant_id).strip().lower()
+    try:
+        segments = urlsplit(issuer or "").path.split("/")
+    except ValueError:
+        segments = []
+    for candidate in [*segments, discovered_tenant]:
+        if is_tenant_guid(candidate):
+            return str(candidate).strip().lower()
+    return None
+
+
+def check_token_tenant(token: str, tenant_id: str | None, expected: str | None) -> None:
+    """Raise ``M365Error(code='tenant_mismatch')`` if ``token`` was issued for another tenant than ``expected``.
+
+    Nothing is compared when the expected GUID is unknown or the token carries no GUID ``tid`` (opaque tokens).
+    """
+    issued_for = token_tenant_id(token)
+    if expected and issued_for and issued_for != expected.lower():
+        raise M365Error(
+            f"Refused a token for tenant {tenant_id!r} because it was issued for tenant {issued_for} "
+            f"(expected {expected.lower()}): check tenant_id and authority_host",
+            service="auth", code="tenant_mismatch")
 
 
 def _first_line(text: str | None) -> str:
@@ -208,6 +267,11 @@ class Credential:
         """A token other than ``rejected`` if one can be had; the same token means none."""
         raise NotImplementedError
 
+    def tenant_guid(self, resource: str) -> str | None:
+        """The GUID of the tenant the token for ``resource`` was issued for (its ``tid`` claim), lower case;
+        acquires a token if none is held. None when the token carries no tenant."""
+        return token_tenant_id(self.get_token(resource))
+
 
 class _MsalCredential(Credential):
     """Shared msal plumbing for secret, certificate and federated credentials."""
@@ -218,6 +282,8 @@ class _MsalCredential(Credential):
         self.authority_host = authority_host or DEFAULT_AUTHORITY_HOST
         self.transport = transport
         self._validated = False
+        # The last token checked against the named tenant, per resource: a token is checked once.
+        self._checked_tokens: dict[str, str] = {}
 
     # Subclasses provide these two.
     def _client_credential(self) -> Any:
@@ -322,10 +388,24 @@ class _MsalCredential(Credential):
         if not isinstance(result, dict):
             raise M365Error(f"Token request for {resource} returned nothing", service="auth", code="token_request_failed")
         if "access_token" in result:
-            return result["access_token"]
+            token = result["access_token"]
+            if self._checked_tokens.get(resource) != token:
+                check_token_tenant(token, self.tenant_id, self._expected_tenant(app))
+                self._checked_tokens[resource] = token
+            return token
         error = result.get("error") or "token_request_failed"
         message = _first_line(result.get("error_description")) or f"Token request for {resource} failed: {error}"
         self._raise_token_error(error, message, result)
+
+    def _expected_tenant(self, app: Any) -> str | None:
+        """The GUID this credential's tokens must carry: the tenant_id itself, or what discovery said of a domain."""
+        authority = getattr(app, "authority", None)
+        return expected_tenant_id(self.tenant_id, getattr(authority, "_issuer", None), getattr(authority, "tenant", None))
+
+    def tenant_guid(self, resource: str) -> str | None:
+        entry = self._entry()
+        token = self.get_token(resource)
+        return token_tenant_id(token) or self._expected_tenant(entry.app)
 
     def _raise_token_error(self, error: str, message: str, result: dict) -> NoReturn:
         raise M365Error(
@@ -688,12 +768,14 @@ class AccessTokenCredential(Credential):
 
     The token must have been issued for the resource the module talks to (Graph tokens do not work
     on Exchange and the other way round); a task that needs both services needs another method.
+    With a ``tenant_id`` GUID, a token whose ``tid`` names another tenant is refused by ``validate()``.
     """
 
     method = "access_token"
 
-    def __init__(self, access_token: str) -> None:
+    def __init__(self, access_token: str, tenant_id: str | None = None) -> None:
         self.access_token = (access_token or "").strip()
+        self.tenant_id = (tenant_id or "").strip() or None
 
     def validate(self) -> None:
         if not self.access_token:
@@ -702,6 +784,14 @@ class AccessTokenCredential(Credential):
         if expires is not None and expires < time.time():
             when = datetime.datetime.fromtimestamp(expires, datetime.timezone.utc).isoformat()
             raise _config_error(f"access_token expired at {when}; get a new one")
+        issued_for = token_tenant_id(self.access_token)
+        if is_tenant_guid(self.tenant_id) and issued_for and issued_for != str(self.tenant_id).lower():
+            raise M365Error(f"Refused the access_token for tenant {self.tenant_id!r} because it was issued for tenant {issued_for}: "
+                            "check tenant_id and access_token", service="auth", code="tenant_mismatch")
+
+    def tenant_guid(self, resource: str) -> str | None:
+        named = str(self.tenant_id).lower() if is_tenant_guid(self.tenant_id) else None
+        return token_tenant_id(self.access_token) or named
 
     def get_token(self, resource: str) -> str:
         return self.access_token
@@ -713,15 +803,8 @@ class AccessTokenCredential(Credential):
 
 def _jwt_expiry(token: str) -> float | None:
     """The ``exp`` claim of a JWT, read without verification (only to warn early); None if not a JWT."""
-    parts = token.split(".")
-    if len(parts) != 3:
-        return None
-    try:
-        payload = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
-        exp = payload.get("exp") if isinstance(payload, dict) else None
-        return float(exp) if isinstance(exp, (int, float)) else None
-    except (ValueError, TypeError):
-        return None
+    exp = jwt_claims(token).get("exp")
+    return float(exp) if isinstance(exp, (int, float)) and not isinstance(exp, bool) else None
 
 
 def credential_from_options(options: dict[str, Any], transport: Any) -> Credential:
@@ -738,7 +821,7 @@ def credential_from_options(options: dict[str, Any], transport: Any) -> Credenti
         return value if value not in ("", None) else None
 
     if opt("access_token"):
-        return AccessTokenCredential(opt("access_token"))
+        return AccessTokenCredential(opt("access_token"), tenant_id=opt("tenant_id"))
 
     tenant_id = opt("tenant_id")
     client_id = opt("client_id")
@@ -771,5 +854,6 @@ __all__ = [
     "GRAPH_RESOURCE", "EXCHANGE_RESOURCE", "RESOURCE_BY_HOST", "MICROSOFT_AUTHORITY_HOSTS", "HAS_MSAL", "MSAL_IMPORT_ERROR",
     "resource_for", "authority_url", "normalize_authority_host", "Credential", "ClientSecretCredential",
     "CertificateCredential", "FederatedTokenCredential", "AccessTokenCredential", "credential_from_options",
-    "clear_app_cache", "FEDERATED_AUDIENCE",
+    "clear_app_cache", "FEDERATED_AUDIENCE", "jwt_claims", "is_tenant_guid", "token_tenant_id", "expected_tenant_id",
+    "check_token_tenant",
 ]

@@ -84,7 +84,8 @@ class Emulator:
         if service == "exchange":
             entry["identity"] = _cmdlet_identity(request)
         scope = "envelope" if service == "graph" and request.path == "/v1.0/$batch" else "request"
-        decision = self.faults.evaluate(service, keys, request.target, cmdlet, scope)
+        issues_token = service == "token" and request.method == "POST" and _TOKEN_PATH.match(request.path) is not None
+        decision = self.faults.evaluate(service, keys, request.target, cmdlet, scope, issues_token)
         if decision.fired:
             self.journal.bump("faults_fired")
         admitted = False
@@ -111,12 +112,13 @@ class Emulator:
                 self.tokens.expire_all()
             if decision.status is not None:
                 return self._finish(entry, self._fault_response(request, service, decision.status, decision.retry_after, tenant_ref))
-            return self._finish(entry, self._call(request, service, tenant_ref, entry))
+            return self._finish(entry, self._call(request, service, tenant_ref, entry, decision.token_tenant))
         finally:
             if admitted:
                 self.exchange.release(tenant_id)
 
-    def _call(self, request: Request, service: str, tenant_ref: str | None, entry: dict[str, Any]) -> Response:
+    def _call(self, request: Request, service: str, tenant_ref: str | None, entry: dict[str, Any],
+              token_tenant: str | None = None) -> Response:
         if service == "graph":
             return self.graph.handle(request, entry)
         if service == "exchange":
@@ -126,7 +128,7 @@ class Emulator:
             if request.method != "POST":
                 return aad_error(self.base_url, 405, "invalid_request", 900561,
                                  "The endpoint only accepts POST requests. Received a GET request.", request)
-            response, tenant_id = self.tokens.token(request, ref)
+            response, tenant_id = self.tokens.token(request, ref, token_tenant)
         elif _DISCOVERY_PATH.match(request.path):
             response, tenant_id = self.tokens.openid_configuration(request, ref)
         else:

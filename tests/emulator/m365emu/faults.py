@@ -1,4 +1,5 @@
-"""Fault rules (docs/development.md, "Fault rules"): latency, error bursts, dropped connections, token expiry."""
+"""Fault rules (docs/development.md, "Fault rules"): latency, error bursts, dropped connections, token expiry,
+tokens issued for another tenant."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ class Decision:
     retry_after: str | None = None
     drop: bool = False
     expire_tokens: bool = False
+    token_tenant: str | None = None
     fired: bool = False
 
 
@@ -52,6 +54,9 @@ class FaultRule:
         self.spare = int(raw.get("after") or 0)
         self.drop = bool(raw.get("drop", False))
         self.expire_tokens = bool(raw.get("expire_tokens", False))
+        self.token_tenant = str(raw["token_tenant"]).strip() if raw.get("token_tenant") else None
+        if self.token_tenant is not None and self.service != "token":
+            raise FaultError("token_tenant applies to service 'token' only")
 
     def matches(self, service: str, tenant_keys: set[str], target: str, cmdlet: str | None) -> bool:
         """Whether the rule's selectors match (count and rate are judged separately)."""
@@ -97,8 +102,11 @@ class FaultEngine:
             return [{**r.raw, "remaining": r.remaining} for r in self.rules]
 
     def evaluate(self, service: str, tenant_keys: set[str], target: str, cmdlet: str | None = None,
-                 scope: str = "request") -> Decision:
-        """Judge one request against the rules, consuming burst counts of the rules that act on it."""
+                 scope: str = "request", issues_token: bool = False) -> Decision:
+        """Judge one request against the rules, consuming burst counts of the rules that act on it.
+
+        ``issues_token`` says the request asks the token endpoint for a token: only there does ``token_tenant`` act.
+        """
         decision = Decision()
         with self.lock:
             for rule in self.rules:
@@ -106,7 +114,7 @@ class FaultEngine:
                     continue
                 if not rule.matches(service, tenant_keys, target, cmdlet):
                     continue
-                acts = self._apply(rule, decision, scope)
+                acts = self._apply(rule, decision, scope, issues_token)
                 if not acts:
                     continue
                 if rule.spare > 0:
@@ -120,14 +128,15 @@ class FaultEngine:
                     rule.remaining -= 1
         return decision
 
-    def _apply(self, rule: FaultRule, decision: Decision, scope: str):
+    def _apply(self, rule: FaultRule, decision: Decision, scope: str, issues_token: bool = False):
         """The effect ``rule`` has in ``scope`` as a callable, or None if it has none there."""
         latency = (rule.latency_ms or rule.jitter_ms) and scope != "item"
         status_ok = rule.status is not None and decision.status is None and not decision.drop and (
             scope != "envelope" or rule.path is not None)
         drop_ok = rule.drop and scope != "item" and decision.status is None
         expire_ok = rule.expire_tokens and (scope != "envelope" or rule.path is not None)
-        if not (latency or status_ok or drop_ok or expire_ok):
+        tenant_ok = rule.token_tenant is not None and issues_token and decision.token_tenant is None
+        if not (latency or status_ok or drop_ok or expire_ok or tenant_ok):
             return None
 
         def act(target: Decision) -> None:
@@ -140,4 +149,6 @@ class FaultEngine:
                 target.drop = True
             if expire_ok:
                 target.expire_tokens = True
+            if tenant_ok:
+                target.token_tenant = rule.token_tenant
         return act

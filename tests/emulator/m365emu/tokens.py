@@ -106,7 +106,8 @@ class TokenService:
             tenant = state.resolve(tenant_ref)
         if tenant is None:
             return unknown_tenant(self.base_url, tenant_ref, request), None
-        base = f"{self.base_url}/{tenant_ref}"
+        # As Entra's: for a domain too, every endpoint names the tenant by its GUID.
+        base = f"{self.base_url}/{tenant.id}"
         config = {
             "token_endpoint": f"{base}/oauth2/v2.0/token",
             "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
@@ -149,8 +150,12 @@ class TokenService:
 
     # -- token endpoint --------------------------------------------------------------------------------------
 
-    def token(self, request: Request, tenant_ref: str) -> tuple[Response, str | None]:
-        """``POST /{tenant}/oauth2/v2.0/token`` (client credentials). Returns the response and the tenant id."""
+    def token(self, request: Request, tenant_ref: str, token_tenant: str | None = None) -> tuple[Response, str | None]:
+        """``POST /{tenant}/oauth2/v2.0/token`` (client credentials). Returns the response and the tenant id.
+
+        ``token_tenant`` (the fault rule key of that name) issues the token for that tenant (a seed tenant's id or
+        domain, or any value taken as an id) instead of the tenant the app signed in to.
+        """
         state = self._state()
         with state.lock:
             tenant = state.resolve(tenant_ref)
@@ -187,10 +192,19 @@ class TokenService:
         else:
             return self._err(request, 401, "invalid_client", 7000218,
                              "The request body must contain the following parameter: 'client_assertion' or 'client_secret'."), tenant.id
-        access_token = self.issue(tenant, app, resource, acr)
+        access_token = self.issue(tenant, app, resource, acr, issued_for=self._tenant_claim(token_tenant))
         body = {"token_type": "Bearer", "expires_in": TOKEN_LIFETIME, "ext_expires_in": TOKEN_LIFETIME, "access_token": access_token}
         correlation = request.header("client-request-id") or new_id()
         return json_response(200, body, _aad_headers(new_id(), correlation)), tenant.id
+
+    def _tenant_claim(self, token_tenant: str | None) -> str | None:
+        """The ``tid`` a ``token_tenant`` fault puts in a token: a seed tenant's id, else the value as given."""
+        if not token_tenant:
+            return None
+        state = self._state()
+        with state.lock:
+            other = state.resolve(token_tenant)
+        return other.id if other is not None else token_tenant.lower()
 
     def _err(self, request: Request, status: int, error: str, code: int, text: str) -> Response:
         return aad_error(self.base_url, status, error, code, text, request)
@@ -340,24 +354,25 @@ class TokenService:
 
     # -- access tokens ---------------------------------------------------------------------------------------
 
-    def issue(self, tenant: Tenant, app: App, resource: str, acr: str = "1") -> str:
-        """A signed access token for ``app`` in ``tenant`` for ``resource``."""
+    def issue(self, tenant: Tenant, app: App, resource: str, acr: str = "1", issued_for: str | None = None) -> str:
+        """A signed access token for ``app`` in ``tenant`` for ``resource``; ``issued_for`` replaces the tenant id in it."""
+        tenant_id = issued_for or tenant.id
         now = int(time.time())
         uti = b64url(uuid.uuid4().bytes)
         roles = app.graph_permissions if resource == GRAPH_RESOURCE else app.exchange_permissions
         claims = {
             "aud": resource,
-            "iss": f"https://sts.windows.net/{tenant.id}/",
+            "iss": f"https://sts.windows.net/{tenant_id}/",
             "iat": now, "nbf": now, "exp": now + TOKEN_LIFETIME,
             "aio": b64url(uuid.uuid4().bytes),
             "app_displayname": app.display_name,
             "appid": app.client_id, "azp": app.client_id, "appidacr": acr,
-            "idp": f"https://sts.windows.net/{tenant.id}/", "idtyp": "app",
+            "idp": f"https://sts.windows.net/{tenant_id}/", "idtyp": "app",
             "oid": app.service_principal_id, "sub": app.service_principal_id,
             "roles": list(roles),
             "wids": [role_template_id(r) for r in app.directory_roles] + ["0997a1d0-0d1d-4acb-b408-d5ca73121e90"],
             DIRECTORY_ROLES_CLAIM: list(app.directory_roles),
-            "tid": tenant.id, "uti": uti, "ver": "1.0", "jti": str(uuid.uuid4()),
+            "tid": tenant_id, "uti": uti, "ver": "1.0", "jti": str(uuid.uuid4()),
         }
         token = jwt.encode(claims, self.key, algorithm="RS256", headers={"typ": "JWT", "kid": self.kid, "x5t": self.kid})
         with self.lock:

@@ -36,7 +36,7 @@ def test_openid_configuration_by_id_and_domain(emulator, client):
         resp = client.request("GET", f"/{ref}/v2.0/.well-known/openid-configuration")
         assert resp.status_code == 200
         config = resp.json()
-        assert config["token_endpoint"] == f"{emulator.base_url}/{ref}/oauth2/v2.0/token"
+        assert config["token_endpoint"] == f"{emulator.base_url}/{seeds.CONTOSO_TENANT_ID}/oauth2/v2.0/token"
         assert config["authorization_endpoint"].startswith(emulator.base_url)
         assert config["issuer"] == f"{emulator.base_url}/{seeds.CONTOSO_TENANT_ID}/v2.0"
         assert client.request("GET", config["jwks_uri"].replace(emulator.base_url, "")).json()["keys"]

@@ -14,7 +14,7 @@ NOW = datetime.datetime(2026, 12, 2, 16, 15, 0, 123, tzinfo=datetime.timezone.ut
 
 def report(*users, tenant_id=TENANT, failed=False):
     return {'tenant': 'contoso', 'tenant_id': tenant_id, 'failed': failed, 'error': None,
-            'counts': {'users': len(users), 'unblocked': sum(1 for _, s in users if s == 'done'), 'steps': {'password': 1}},
+            'counts': {'users': len(users), 'unblocked': sum(1 for dummy, status in users if status == 'done'), 'steps': {'password': 1}},
             'users': [{'address': address, 'steps': {'unblock': {'status': status}}} for address, status in users]}
 
 
@@ -25,7 +25,7 @@ def test_run_folder_named_by_time_and_id_check_marked():
 
 
 def test_run_ids_differ_between_runs_of_one_second():
-    ids = {run_record.new_run(False, now=NOW)['folder'] for _ in range(200)}
+    ids = {run_record.new_run(False, now=NOW)['folder'] for dummy in range(200)}
     assert len(ids) == 200
 
 

@@ -5,7 +5,8 @@
 #   scripts/demo.sh               one tenant, where rob@contoso.com is blocked for sending spam
 #   scripts/demo.sh --tenants 3   the fleet path: 3 generated tenants (tenant0, tenant1, ...) in an inventory, one
 #                                 multi-tenant app whose client id and secret are in the environment as an AWX
-#                                 credential injects them, every account on each tenant's Restricted Users list
+#                                 credential injects them, each host naming the accounts on its tenant's Restricted
+#                                 Users list (add -e unblock_email_all=true to sweep each whole list instead)
 #
 # Other arguments go to ansible-playbook (for example -v; or, for the whole contoso tenant, whose other accounts
 # include cases that fail on purpose: -e '{"unblock_email_users": []}' -e unblock_email_all=true).
@@ -38,7 +39,7 @@ py=$root/.venv/bin/python
 if [ "$mode" = fleet ]; then
     # N tenants of 20 users, 3 of them restricted (plain cases the role remediates), one app consented in all.
     PYTHONPATH=$root/tests/emulator "$py" -m m365emu generate --tenants "$tenants" --users 20 --restricted 3 --shared-app \
-        --out "$work/seed.json" --inventory "$work/inventory.yml" --credentials "$work/credentials.sh"
+        --out "$work/seed.json" --inventory "$work/inventory.yml" --inventory-users --credentials "$work/credentials.sh"
     seed=$work/seed.json
 else
     seed=demo
@@ -74,8 +75,8 @@ if [ "$mode" = fleet ]; then
     # shellcheck source=/dev/null
     . "$work/credentials.sh"
     unset AZURE_TENANT_ID
-    target=(-i "$work/inventory.yml" -e unblock_email_all=true)
-    echo "### $tenants tenants (inventory $work/inventory.yml), every account on their Restricted Users lists" >&2
+    target=(-i "$work/inventory.yml")
+    echo "### $tenants tenants (inventory $work/inventory.yml), each naming the accounts on its Restricted Users list" >&2
 else
     target=(-e '{"unblock_email_users": ["rob@contoso.com"]}')
 fi

@@ -52,6 +52,20 @@ def test_host_without_a_tenant_fails_and_names_itself(emulator, tmp_path):
     assert 'nina@northwind.com' in restricted(emulator, seeds.NORTHWIND_TENANT_ID)
 
 
+def test_a_run_limited_to_one_host_of_a_fleet_still_needs_its_tenant(emulator, tmp_path):
+    # The rulebook and AWX job slices limit a run to some hosts of the inventory: the environment's tenant still
+    # may not stand in for a host that names none.
+    inventory = {'m365_tenants': {'hosts': {
+        'contoso': {'m365_tenant_id': CONTOSO, 'unblock_email_users': ['ann@contoso.com']},
+        'northwind': {'unblock_email_users': ['ann@contoso.com']},
+    }}}
+    mark = emulator.mark()
+    run = Run(emulator, tmp_path, '--limit', 'northwind', inventory=inventory)
+    run.assert_rc(2)
+    assert 'No tenant named for this host' in run.report('northwind')['error']
+    assert emulator.journal(mark) == []
+
+
 def test_two_hosts_naming_one_tenant_both_fail_before_any_write(emulator, tmp_path):
     inventory = {'m365_tenants': {'hosts': {
         'contoso': {'m365_tenant_id': CONTOSO, 'unblock_email_users': ['rob@contoso.com']},
@@ -146,6 +160,7 @@ def test_a_tenant_that_failed_on_its_credentials_counts_as_a_failed_tenant(emula
     assert report['list_read'] is False
     assert [(u['user'], u['outcome']) for u in report['users']] == [('rob@contoso.com', 'failed')]
     summary = run.summary()
+    assert '| Tenants | Failed tenants |' in summary and '\n| 1 | 1 | 1 |' in summary  # 1 tenant, 1 failed, 1 user
     assert 'The Restricted Users list was not read' in summary
     assert 'No restricted account was found' not in summary
     assert '1 tenant(s) failed' in run.output

@@ -53,12 +53,17 @@ def main(argv: list[str] | None = None) -> int:
                        help="also write an Ansible YAML inventory: group m365_tenants, one host per tenant (tenant0, ...) "
                             "with m365_tenant_id, plus m365_client_id and m365_client_secret unless --shared-app "
                             "(emulator secrets, not real ones)")
+    p_gen.add_argument("--inventory-users", action="store_true",
+                       help="with --inventory: give each host the accounts on its tenant's Restricted Users list as "
+                            "unblock_email_users, as a helpdesk ticket names them")
     p_gen.add_argument("--credentials", type=Path, metavar="PATH",
                        help="with --shared-app: also write a shell file of 'export AZURE_CLIENT_ID=... AZURE_CLIENT_SECRET=...' "
                             "for the shared app, what an AWX credential injects (emulator secrets, not real ones)")
     args = parser.parse_args(argv)
 
     if args.command == "generate":
+        if args.inventory_users and args.inventory is None:
+            p_gen.error("--inventory-users needs --inventory")
         if args.credentials is not None and not args.shared_app:
             p_gen.error("--credentials needs --shared-app (without it every tenant has an app of its own)")
         seed = generate_seed(args.tenants, args.users, args.restricted, rng_seed=args.rng_seed)
@@ -66,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
             seed = with_shared_app(seed, rng_seed=args.rng_seed)
         args.out.write_text(json.dumps(seed), encoding="utf-8")
         if args.inventory is not None:
-            _write_private(args.inventory, generated_inventory(seed, shared_app=args.shared_app))
+            _write_private(args.inventory, generated_inventory(seed, shared_app=args.shared_app, users=args.inventory_users))
         if args.credentials is not None:
             _write_private(args.credentials, generated_credentials(generated_shared_app(args.rng_seed)))
         return 0

@@ -328,11 +328,12 @@ def generated_host_name(tenant: dict[str, Any]) -> str:
     return tenant["domains"][0].split(".")[0]
 
 
-def generated_inventory(seed: dict[str, Any], *, shared_app: bool) -> str:
+def generated_inventory(seed: dict[str, Any], *, shared_app: bool, users: bool = False) -> str:
     """An Ansible YAML inventory of a generated seed's tenants: group ``m365_tenants``, one host per tenant.
 
     With ``shared_app`` each host has only ``m365_tenant_id`` (the app's client id and secret come from the environment,
     as an AWX credential injects them); otherwise also its own app's ``m365_client_id`` and ``m365_client_secret``.
+    With ``users``, each host names the accounts on its tenant's Restricted Users list in ``unblock_email_users``.
     """
     lines = ["---", "# The tenants of an m365emu generated seed, for the Microsoft 365 emulator only:",
              "# every id and secret here is the emulator's, not a real one."]
@@ -345,6 +346,8 @@ def generated_inventory(seed: dict[str, Any], *, shared_app: bool) -> str:
         if not shared_app:
             app = tenant["apps"][0]
             lines += [f"      m365_client_id: {json.dumps(app['client_id'])}", f"      m365_client_secret: {json.dumps(app['secrets'][0])}"]
+        if users:
+            lines += ["      unblock_email_users:"] + [f"        - {json.dumps(entry['SenderAddress'])}" for entry in tenant["restricted"]]
     return "\n".join(lines) + "\n"
 
 

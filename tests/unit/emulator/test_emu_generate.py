@@ -14,7 +14,8 @@ from m365emu import seeds
 from m365emu.__main__ import main
 from m365emu.client import EXCHANGE_RESOURCE, EmuClient
 
-OPTIONS = ("--tenants", "--users", "--restricted", "--rng-seed", "--out", "--shared-app", "--inventory", "--credentials")
+OPTIONS = ("--tenants", "--users", "--restricted", "--rng-seed", "--out", "--shared-app", "--inventory", "--inventory-users",
+           "--credentials")
 
 
 def generate(tmp_path, *args: str) -> dict:
@@ -101,6 +102,17 @@ def test_inventory_with_an_app_per_tenant(tmp_path):
         for i, tenant in enumerate(seed["tenants"])
     }
     assert len({host["m365_client_id"] for host in hosts.values()}) == 2
+
+
+def test_inventory_users_name_each_tenant_restricted_accounts(tmp_path):
+    inventory = tmp_path / "inventory.yml"
+    seed = generate(tmp_path, "--tenants", "2", "--users", "6", "--restricted", "2", "--shared-app", "--inventory", str(inventory),
+                    "--inventory-users")
+    hosts = yaml.safe_load(inventory.read_text(encoding="utf-8"))["m365_tenants"]["hosts"]
+    assert hosts == {f"tenant{i}": {"m365_tenant_id": tenant["id"], "unblock_email_users": [r["SenderAddress"] for r in tenant["restricted"]]}
+                     for i, tenant in enumerate(seed["tenants"])}
+    with pytest.raises(SystemExit):
+        main(["generate", "--out", str(tmp_path / "other.json"), "--inventory-users"])
 
 
 def test_credentials_need_the_shared_app(tmp_path, capsys):

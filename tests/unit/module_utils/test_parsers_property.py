@@ -10,7 +10,7 @@ import random
 import string
 import time
 
-from hypothesis import assume, given, settings, strategies as st
+from hypothesis import given, settings, strategies as st
 
 from ansible_collections.m365ops.remediation.plugins.module_utils import operations as ops
 from ansible_collections.m365ops.remediation.plugins.module_utils import remediation as rem
@@ -90,10 +90,9 @@ def test_retry_delay_is_always_bounded(header, attempt, cap):
 # -- addresses ---------------------------------------------------------------------------------------------
 
 
-@given(ADDRESS)
+@given(ADDRESS.filter(lambda address: len(address) <= 320))
 @settings(max_examples=300)
 def test_valid_addresses_normalise_whatever_the_case_prefix_or_blanks(address):
-    assume(len(address) <= 320)
     expected = address.lower()
     for variant in (address, address.upper(), ' %s ' % address, 'SMTP:%s' % address, 'smtp: %s\t' % address.swapcase()):
         assert rem.normalize_address(variant) == expected

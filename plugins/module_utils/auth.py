@@ -200,16 +200,18 @@ def expected_tenant_id(tenant_id: str | None, issuer: str | None = None, discove
     return None
 
 
-def check_token_tenant(token: str, tenant_id: str | None, expected: str | None) -> None:
+def check_token_tenant(token: str, tenant_id: str | None, expected: str | None, what: str = "a token",
+                       check: str = "authority_host") -> None:
     """Raise ``M365Error(code='tenant_mismatch')`` if ``token`` was issued for another tenant than ``expected``.
 
     Nothing is compared when the expected GUID is unknown or the token carries no GUID ``tid`` (opaque tokens).
+    ``what`` names the token and ``check`` the option to check besides tenant_id, in the message.
     """
     issued_for = token_tenant_id(token)
     if expected and issued_for and issued_for != expected.lower():
         raise M365Error(
-            f"Refused a token for tenant {tenant_id!r} because it was issued for tenant {issued_for} "
-            f"(expected {expected.lower()}): check tenant_id and authority_host",
+            f"Refused {what} for tenant {tenant_id!r} because it was issued for tenant {issued_for} "
+            f"(expected {expected.lower()}): check tenant_id and {check}",
             service="auth", code="tenant_mismatch")
 
 
@@ -784,10 +786,8 @@ class AccessTokenCredential(Credential):
         if expires is not None and expires < time.time():
             when = datetime.datetime.fromtimestamp(expires, datetime.timezone.utc).isoformat()
             raise _config_error(f"access_token expired at {when}; get a new one")
-        issued_for = token_tenant_id(self.access_token)
-        if is_tenant_guid(self.tenant_id) and issued_for and issued_for != str(self.tenant_id).lower():
-            raise M365Error(f"Refused the access_token for tenant {self.tenant_id!r} because it was issued for tenant {issued_for}: "
-                            "check tenant_id and access_token", service="auth", code="tenant_mismatch")
+        check_token_tenant(self.access_token, self.tenant_id, expected_tenant_id(self.tenant_id), what="the access_token",
+                           check="access_token")
 
     def tenant_guid(self, resource: str) -> str | None:
         named = str(self.tenant_id).lower() if is_tenant_guid(self.tenant_id) else None

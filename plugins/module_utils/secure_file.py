@@ -82,26 +82,39 @@ def write_json(path: str, document: t.Any) -> None:
 
 
 def make_private_folder(path: str) -> bool:
-    """Create ``path`` (and its parents) with mode 0700 when missing; True when it was created.
+    """Create ``path`` and each missing folder above it with mode 0700; True when this call created ``path``.
 
-    An existing folder is left as it is, but a link in its place is refused.
+    An existing folder is left as it is, but a link in its place is refused. (``os.makedirs`` would give the
+    folders above the last one the default mode, readable by everyone.)
     """
     if os.path.islink(path):
         raise _refuse(path, 'it is a symbolic link')
     if os.path.isdir(path):
         return False
-    try:
-        os.makedirs(path, mode=0o700)
-    except FileExistsError:
-        # Made meanwhile by another task of the run (each tenant writes its report into the same folder
-        # at once): what is there now is checked as any existing folder is.
-        if os.path.islink(path):
-            raise _refuse(path, 'it is a symbolic link') from None
-        if os.path.isdir(path):
-            return False
-        raise
-    os.chmod(path, 0o700)
-    return True
+    missing = []
+    current = os.path.abspath(path)
+    while not os.path.isdir(current):
+        missing.append(current)
+        parent = os.path.dirname(current)
+        if parent == current:
+            break
+        current = parent
+    created = False
+    for folder in reversed(missing):
+        try:
+            os.mkdir(folder, 0o700)
+        except FileExistsError:
+            # Made meanwhile by another task of the run (each tenant writes its report into the same folder
+            # at once): what is there now is checked as any existing folder is.
+            if os.path.islink(folder):
+                raise _refuse(folder, 'it is a symbolic link') from None
+            if os.path.isdir(folder):
+                created = False
+                continue
+            raise
+        os.chmod(folder, 0o700)
+        created = True
+    return created
 
 
 def append_text(path: str, text: str) -> None:

@@ -82,3 +82,12 @@ def test_append_never_follows_a_link(tmp_path):
     with pytest.raises(M365Error, match='symbolic link'):
         secure_file.write_report(str(tmp_path / 'index.jsonl'), 'line\n', append=True)
     assert target.read_text() == ''
+
+
+def test_every_missing_folder_is_made_private(tmp_path):
+    os.umask(0o022)
+    run_folder = tmp_path / 'reports' / 'run' / 'deeper'
+    assert secure_file.make_private_folder(str(run_folder)) is True
+    for folder in (tmp_path / 'reports', tmp_path / 'reports' / 'run', run_folder):
+        assert oct(folder.stat().st_mode & 0o777) == '0o700', folder
+    assert secure_file.make_private_folder(str(run_folder)) is False

@@ -14,8 +14,19 @@ options:
   tenant_id:
     description:
       - The Entra ID tenant to act on, by its id (a GUID) or one of its verified domains.
-      - Falls back to the E(AZURE_TENANT_ID) environment variable.
+      - Falls back to the E(AZURE_TENANT_ID) environment variable, unless O(environment_tenant=refuse).
     type: str
+  environment_tenant:
+    description:
+      - Whether the tenant may come from the E(AZURE_TENANT_ID) environment variable when O(tenant_id) is not
+        given.
+      - V(refuse) fails the task before any request when O(tenant_id) is not given. For plays with one
+        inventory host per tenant, where the environment can name only one of them (the
+        P(m365ops.remediation.unblock_email#role) role sets it when the play or the inventory holds several
+        tenant hosts). The app's credentials may still come from the environment.
+    type: str
+    choices: [allow, refuse]
+    default: allow
   client_id:
     description:
       - Application (client) id of the app registration the module authenticates as.

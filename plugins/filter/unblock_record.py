@@ -16,7 +16,7 @@ class FilterModule:
         """Filter names to functions."""
         return {
             'unblock_run': run_record.new_run,
-            'unblock_index_line': run_record.index_line,
+            'unblock_index_lines': run_record.index_lines,
             'unblock_earlier': run_record.earlier_unblocks,
             'unblock_namesakes': run_record.namesakes,
         }

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import os
 import typing as t
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
@@ -19,7 +20,9 @@ from ansible_collections.m365ops.remediation.plugins.module_utils.exchange impor
 def auth_argument_spec() -> dict[str, dict[str, t.Any]]:
     """The connection options every module takes (documented in doc_fragments/auth.py)."""
     return dict(
-        tenant_id=dict(type='str', fallback=(env_fallback, ['AZURE_TENANT_ID'])),
+        # AZURE_TENANT_ID is applied by M365Module itself, which so knows where the tenant came from.
+        tenant_id=dict(type='str'),
+        environment_tenant=dict(type='str', choices=['allow', 'refuse'], default='allow'),
         client_id=dict(type='str', fallback=(env_fallback, ['AZURE_CLIENT_ID'])),
         client_secret=dict(type='str', no_log=True, fallback=(env_fallback, ['AZURE_CLIENT_SECRET'])),
         client_certificate_path=dict(type='path', fallback=(env_fallback, ['AZURE_CLIENT_CERTIFICATE_PATH'])),
@@ -66,6 +69,10 @@ class _MaskingModule(AnsibleModule):
         super().fail_json(msg, **kwargs)
 
 
+NO_TENANT_NAMED = ("No tenant named for this host: set tenant_id (the inventory variable m365_tenant_id with the collection's playbook); "
+                   "the environment's AZURE_TENANT_ID may serve only a play with one tenant host")
+
+
 class M365Module:
     """An AnsibleModule with the collection's connection options and clients.
 
@@ -79,6 +86,14 @@ class M365Module:
         kwargs.setdefault('supports_check_mode', True)
         self.module = _MaskingModule(argument_spec=spec, **kwargs)
         self.params = self.module.params
+        # Where the tenant was named: the tenant_id option, or the environment (refused, before any request,
+        # with environment_tenant=refuse: a play of several tenant hosts).
+        self.tenant_source = 'option' if self.params['tenant_id'] else None
+        if not self.params['tenant_id']:
+            if self.params['environment_tenant'] == 'refuse':
+                self.module.fail_json(msg=NO_TENANT_NAMED)
+            self.params['tenant_id'] = os.environ.get('AZURE_TENANT_ID') or None
+            self.tenant_source = 'environment' if self.params['tenant_id'] else None
         self._transport: t.Any = None
         self._credential: t.Any = None
         self._graph: GraphClient | None = None
@@ -147,9 +162,13 @@ class M365Module:
             self._exchange = ExchangeClient(self.transport, self.credential, self.params['tenant_id'], self.params['exchange_endpoint'])
         return self._exchange
 
-    def tenant_guid(self) -> str | None:
-        """The GUID of the tenant this module acts on (the ``tid`` of its Graph token), else the tenant as named."""
-        resource = auth_mod.resource_for(self.params['graph_endpoint'], auth_mod.GRAPH_RESOURCE)
+    def tenant_guid(self, service: str = 'graph') -> str | None:
+        """The GUID of the tenant this module acts on (the ``tid`` of its token for ``service``, graph or exchange,
+        so that no other token is asked for), else the tenant as named."""
+        if service == 'exchange':
+            resource = auth_mod.resource_for(self.params['exchange_endpoint'], auth_mod.EXCHANGE_RESOURCE)
+        else:
+            resource = auth_mod.resource_for(self.params['graph_endpoint'], auth_mod.GRAPH_RESOURCE)
         found = self.credential.tenant_guid(resource)
         return found.lower() if found else self.params.get('tenant_id')
 

@@ -54,6 +54,11 @@ def index_line(report: t.Any, run: dict[str, t.Any]) -> str:
     return json.dumps(line, sort_keys=False, separators=(', ', ': ')) + '\n'
 
 
+def index_lines(reports: t.Iterable[t.Any], run: dict[str, t.Any]) -> str:
+    """The index's lines for every tenant of a run, appended at once."""
+    return ''.join(index_line(report, run) for report in reports)
+
+
 def earlier_unblocks(index_text: str | None, tenant_id: str | None) -> dict[str, str]:
     """Every address an earlier run (not in check mode) unblocked in the tenant ``tenant_id`` -> the time
     of the latest such run. Lines that cannot be read are passed over: the index is a record, not state."""

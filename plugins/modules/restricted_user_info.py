@@ -59,6 +59,13 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+tenant_id:
+  description:
+    - The GUID of the tenant the list was read from (the C(tid) claim of the token used), lower case.
+    - The P(m365ops.remediation.unblock_email#role) role pins each host to its tenant with it before any write.
+  returned: when O(addresses) is empty (the whole list was read)
+  type: str
+  sample: 6f1a9c3e-2b4d-4e8f-9a10-3c5d7e9f1b2a
 entries:
   description: The matching entries of the Restricted Users list, one per blocked address.
   returned: always
@@ -116,7 +123,9 @@ def main() -> None:
     def work():
         if not m.params['addresses']:
             listed = ops.read_restricted(m.exchange)[0]
-            return dict(changed=False, entries=sorted(listed.values(), key=lambda e: e['address']))
+            # The tenant's GUID from the token just used, so that a play of many tenants can pin each host to its
+            # tenant before any write (no request of its own).
+            return dict(changed=False, entries=sorted(listed.values(), key=lambda e: e['address']), tenant_id=m.tenant_guid('exchange'))
         wanted, invalid = rem.split_addresses(m.params['addresses'])
         listed, errors = ops.read_restricted(m.exchange, wanted, m.params['max_concurrency']) if wanted else ({}, {})
         result = dict(

@@ -17,20 +17,7 @@ description:
   - Never changes anything; it makes no request besides the sign-in.
 author:
   - m365ops maintainers (@m365ops)
-options:
-  tenant_id:
-    description:
-      - The Entra ID tenant to act on, by its id (a GUID) or one of its verified domains.
-      - Falls back to the E(AZURE_TENANT_ID) environment variable, unless O(environment_tenant=refuse).
-    type: str
-  environment_tenant:
-    description:
-      - Whether the tenant may come from the E(AZURE_TENANT_ID) environment variable when O(tenant_id) is not set.
-      - V(refuse) fails the task before any request when O(tenant_id) is not set. Use it in plays with one
-        inventory host per tenant, where an environment variable would name the same tenant for every host.
-    type: str
-    choices: [allow, refuse]
-    default: allow
+options: {}
 extends_documentation_fragment:
   - m365ops.remediation.auth
   - m365ops.remediation.auth.attributes
@@ -85,31 +72,13 @@ authority_host:
   sample: https://login.microsoftonline.com
 """
 
-import os
-
 from ansible_collections.m365ops.remediation.plugins.module_utils.base import M365Module
 from ansible_collections.m365ops.remediation.plugins.module_utils import auth as auth_mod
-
-NO_TENANT_NAMED = ("No tenant named for this host: set tenant_id (the inventory variable m365_tenant_id with the collection's playbook); "
-                   "the environment's AZURE_TENANT_ID may serve only a play with one tenant host")
 
 
 def main() -> None:
     """Learn the tenant's GUID."""
-    # tenant_id without the environment fallback of the shared options: the module applies it itself, to know
-    # where the tenant came from.
-    m = M365Module(dict(
-        tenant_id=dict(type='str'),
-        environment_tenant=dict(type='str', choices=['allow', 'refuse'], default='allow'),
-    ))
-    tenant, source = m.params['tenant_id'] or None, 'option'
-    if tenant is None:
-        if m.params['environment_tenant'] == 'refuse':
-            m.module.fail_json(msg=NO_TENANT_NAMED)
-        tenant, source = os.environ.get('AZURE_TENANT_ID') or None, 'environment'
-        m.params['tenant_id'] = tenant
-    if tenant is None:
-        source = None
+    m = M365Module({})
 
     def work():
         credential = m.credential
@@ -119,8 +88,8 @@ def main() -> None:
         return dict(
             changed=False,
             tenant_id=tenant_guid.lower(),
-            tenant=tenant,
-            tenant_source=source,
+            tenant=m.params['tenant_id'],
+            tenant_source=m.tenant_source,
             client_id=getattr(credential, 'client_id', None),
             authority_host=auth_mod.normalize_authority_host(m.params['authority_host']),
         )

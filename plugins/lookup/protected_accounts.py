@@ -10,10 +10,10 @@ version_added: 0.1.0
 description:
   - Returns every account named by the host's protected-account variables, as one sorted list without
     duplicates (compared case-insensitively, written in lower case).
-  - Each variable is read twice and the two are joined, never one instead of the other. Once as Ansible
-    resolves it for the task (extra variables, role parameters, play variables, the inventory), and once as
-    the host's inventory gives it without extra variables (host and group variables, C(host_vars) and
-    C(group_vars)).
+  - Each variable is read as Ansible resolves it for the task (extra variables, role parameters, play
+    variables, the inventory). When extra variables set it, it is read a second time as the host's inventory
+    gives it without extra variables (host and group variables, C(host_vars) and C(group_vars)), and the two
+    are joined, never one put in the place of the other.
   - So a list given at run time (C(-e), an AWX survey, a rulebook's C(extra_vars)) adds accounts to the
     inventory's protected list but cannot take any away, not even by giving the same variable an empty value.
   - The M(m365ops.remediation.unblock_email) role reads its C(unblock_email_protected) through it.
@@ -54,7 +54,9 @@ class LookupModule(LookupBase):
         self.set_options(var_options=variables, direct=kwargs)
         variables = variables or {}
         names = terms or ['unblock_email_protected']
-        inventory_vars = _inventory_vars(variables)
+        # Only extra vars can put a value of their own in place of the inventory's at run time; without them the
+        # inventory's value is not read again.
+        inventory_vars = _inventory_vars(variables, names)
         accounts = set()
         for name in names:
             for source in (variables.get(name), inventory_vars.get(name)):
@@ -62,8 +64,9 @@ class LookupModule(LookupBase):
         return sorted(accounts)
 
 
-def _inventory_vars(variables):
-    """The host's variables as the inventory gives them, without extra vars (empty when they cannot be read)."""
+def _inventory_vars(variables, names):
+    """The host's variables as the inventory gives them, without extra vars, when extra vars set one of ``names``
+    (else empty: what Ansible resolved already holds what the inventory gives or what the play put over it)."""
     hostvars = variables.get('hostvars')
     manager = getattr(hostvars, '_variable_manager', None)
     inventory = getattr(hostvars, '_inventory', None)
@@ -71,6 +74,8 @@ def _inventory_vars(variables):
     if manager is None or host is None or not hasattr(manager, '_extra_vars'):
         raise AnsibleLookupError('protected_accounts: the inventory of this host cannot be read, so its protected accounts '
                                  'cannot be known; refusing to go on')
+    if not any(name in manager._extra_vars for name in names):  # pylint: disable=protected-access
+        return {}
     without_extra = copy.copy(manager)
     without_extra._extra_vars = {}  # pylint: disable=protected-access
     return without_extra.get_vars(host=host, include_hostvars=False)

@@ -59,6 +59,15 @@ def index_lines(reports: t.Iterable[t.Any], run: dict[str, t.Any]) -> str:
     return ''.join(index_line(report, run) for report in reports)
 
 
+def report_files(reports: t.Iterable[t.Any], run_dir: str) -> list[dict[str, t.Any]]:
+    """Each tenant's report file of a run: ``{path: <run_dir>/<tenant>.json, content: its JSON text}``."""
+    files = []
+    for report in reports:
+        text = report if isinstance(report, str) else json.dumps(report, indent=2) + '\n'
+        files.append({'path': '%s/%s.json' % (run_dir, _data(report)['tenant']), 'content': text})
+    return files
+
+
 def earlier_unblocks(index_text: str | None, tenant_id: str | None) -> dict[str, str]:
     """Every address an earlier run (not in check mode) unblocked in the tenant ``tenant_id`` -> the time
     of the latest such run. Lines that cannot be read are passed over: the index is a record, not state."""

@@ -67,3 +67,16 @@ def test_namesakes():
     assert run_record.namesakes(ids, 'contoso') == ['contoso', 'contoso-by-domain']
     assert run_record.namesakes(ids, 'fabrikam') == ['fabrikam']
     assert run_record.namesakes(ids, 'broken') == []
+
+
+def test_report_files_one_per_tenant_in_the_run_folder():
+    text = json.dumps(report(('rob@contoso.com', 'done')), indent=2) + '\n'
+    files = run_record.report_files([text, report(tenant_id=OTHER)], '/r/20261202T161500Z-aaaaaa')
+    assert [f['path'] for f in files] == ['/r/20261202T161500Z-aaaaaa/contoso.json'] * 2
+    assert files[0]['content'] == text and json.loads(files[1]['content'])['tenant_id'] == OTHER
+
+
+def test_index_lines_of_a_run():
+    run = run_record.new_run(False, now=NOW, run_id='cccccc')
+    text = run_record.index_lines([report(('rob@contoso.com', 'done')), report(tenant_id=OTHER)], run)
+    assert [json.loads(line)['tenant_id'] for line in text.splitlines()] == [TENANT, OTHER]

@@ -252,3 +252,14 @@ def test_opt_in_containment_steps(emulator, tmp_path):
     missing = Run(emulator, tmp_path / 'missing', *users_arg('ann@contoso.com'), '-e', json.dumps({'unblock_email_remove_auth_methods': True}))
     missing.assert_rc(2)
     assert 'unblock_email_incident_start' in missing.output
+
+
+def test_opt_in_containment_steps_in_check_mode_write_nothing(emulator, tmp_path):
+    options = {'unblock_email_block_sign_in': True, 'unblock_email_remove_auth_methods': True,
+               'unblock_email_incident_start': seeds.RESTRICTED_AT}
+    mark = emulator.mark()
+    run = Run(emulator, tmp_path, '--check', *users_arg('rob@contoso.com'), '-e', json.dumps(options))
+    run.assert_rc(0)
+    assert emulator.writes(mark) == []
+    steps = run.users()['rob@contoso.com']['steps']
+    assert steps['sign_in']['status'] == 'would_do' and steps['auth_methods']['status'] == 'would_do'

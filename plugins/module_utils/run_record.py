@@ -59,13 +59,10 @@ def index_lines(reports: t.Iterable[t.Any], run: dict[str, t.Any]) -> str:
     return ''.join(index_line(report, run) for report in reports)
 
 
-def report_files(reports: t.Iterable[t.Any], run_dir: str) -> list[dict[str, t.Any]]:
-    """Each tenant's report file of a run: ``{path: <run_dir>/<tenant>.json, content: its JSON text}``."""
-    files = []
-    for report in reports:
-        text = report if isinstance(report, str) else json.dumps(report, indent=2) + '\n'
-        files.append({'path': '%s/%s.json' % (run_dir, _data(report)['tenant']), 'content': text})
-    return files
+def report_files(hosts: t.Iterable[str], run_dir: str) -> list[dict[str, str]]:
+    """Each tenant's report file of a run: ``{path: <run_dir>/<host>.json, host: <host>}`` (the host's report is
+    read when it is written)."""
+    return [{'path': '%s/%s.json' % (run_dir, host), 'host': host} for host in hosts]
 
 
 def earlier_unblocks(index_text: str | None, tenant_id: str | None) -> dict[str, str]:

@@ -70,10 +70,9 @@ def test_namesakes():
 
 
 def test_report_files_one_per_tenant_in_the_run_folder():
-    text = json.dumps(report(('rob@contoso.com', 'done')), indent=2) + '\n'
-    files = run_record.report_files([text, report(tenant_id=OTHER)], '/r/20261202T161500Z-aaaaaa')
-    assert [f['path'] for f in files] == ['/r/20261202T161500Z-aaaaaa/contoso.json'] * 2
-    assert files[0]['content'] == text and json.loads(files[1]['content'])['tenant_id'] == OTHER
+    files = run_record.report_files(['contoso', 'fabrikam'], '/r/20261202T161500Z-aaaaaa')
+    assert files == [{'path': '/r/20261202T161500Z-aaaaaa/contoso.json', 'host': 'contoso'},
+                     {'path': '/r/20261202T161500Z-aaaaaa/fabrikam.json', 'host': 'fabrikam'}]
 
 
 def test_index_lines_of_a_run():

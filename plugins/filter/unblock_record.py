@@ -17,7 +17,6 @@ class FilterModule:
         return {
             'unblock_run': run_record.new_run,
             'unblock_index_lines': run_record.index_lines,
-            'unblock_report_files': run_record.report_files,
             'unblock_earlier': run_record.earlier_unblocks,
             'unblock_namesakes': run_record.namesakes,
         }

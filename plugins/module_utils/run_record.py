@@ -59,12 +59,6 @@ def index_lines(reports: t.Iterable[t.Any], run: dict[str, t.Any]) -> str:
     return ''.join(index_line(report, run) for report in reports)
 
 
-def report_files(hosts: t.Iterable[str], run_dir: str) -> list[dict[str, str]]:
-    """Each tenant's report file of a run: ``{path: <run_dir>/<host>.json, host: <host>}`` (the host's report is
-    read when it is written)."""
-    return [{'path': '%s/%s.json' % (run_dir, host), 'host': host} for host in hosts]
-
-
 def earlier_unblocks(index_text: str | None, tenant_id: str | None) -> dict[str, str]:
     """Every address an earlier run (not in check mode) unblocked in the tenant ``tenant_id`` -> the time
     of the latest such run. Lines that cannot be read are passed over: the index is a record, not state."""

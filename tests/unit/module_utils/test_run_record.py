@@ -69,12 +69,6 @@ def test_namesakes():
     assert run_record.namesakes(ids, 'broken') == []
 
 
-def test_report_files_one_per_tenant_in_the_run_folder():
-    files = run_record.report_files(['contoso', 'fabrikam'], '/r/20261202T161500Z-aaaaaa')
-    assert files == [{'path': '/r/20261202T161500Z-aaaaaa/contoso.json', 'host': 'contoso'},
-                     {'path': '/r/20261202T161500Z-aaaaaa/fabrikam.json', 'host': 'fabrikam'}]
-
-
 def test_index_lines_of_a_run():
     run = run_record.new_run(False, now=NOW, run_id='cccccc')
     text = run_record.index_lines([report(('rob@contoso.com', 'done')), report(tenant_id=OTHER)], run)

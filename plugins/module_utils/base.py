@@ -165,11 +165,8 @@ class M365Module:
     def tenant_guid(self, service: str = 'graph') -> str | None:
         """The GUID of the tenant this module acts on (the ``tid`` of its token for ``service``, graph or exchange,
         so that no other token is asked for), else the tenant as named."""
-        if service == 'exchange':
-            resource = auth_mod.resource_for(self.params['exchange_endpoint'], auth_mod.EXCHANGE_RESOURCE)
-        else:
-            resource = auth_mod.resource_for(self.params['graph_endpoint'], auth_mod.GRAPH_RESOURCE)
-        found = self.credential.tenant_guid(resource)
+        client = self.exchange if service == 'exchange' else self.graph
+        found = self.credential.tenant_guid(client.resource)
         return found.lower() if found else self.params.get('tenant_id')
 
     def fail_from_error(self, error: M365Error, **result: t.Any) -> t.NoReturn:

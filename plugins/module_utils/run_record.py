@@ -18,8 +18,6 @@ import json
 import secrets
 import typing as t
 
-INDEX = 'index.jsonl'
-
 
 def new_run(check_mode: bool, now: datetime.datetime | None = None, run_id: str | None = None) -> dict[str, t.Any]:
     """A new run: its id, when it started (UTC, ISO 8601), its mode and its folder's name."""

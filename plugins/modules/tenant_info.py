@@ -82,7 +82,7 @@ def main() -> None:
 
     def work():
         credential = m.credential
-        tenant_guid = credential.tenant_guid(auth_mod.resource_for(m.params['graph_endpoint'], auth_mod.GRAPH_RESOURCE))
+        tenant_guid = credential.tenant_guid(m.graph.resource)
         if not tenant_guid:
             return dict(changed=False, failed=True, msg='The tenant is unknown: the token names no tenant (no tid claim)')
         return dict(

@@ -54,9 +54,29 @@ PROTOCOLS = {
 }
 INVERTED_PROTOCOLS = ('smtp_auth',)
 
+# Graph's 400 answer to deleting a user's default MFA method while other methods remain ("Cannot delete default method
+# with other methods configured. Please change default method before deletion."). Known from a public report of the
+# answer, not from Microsoft's reference, and without its code: it is recognised by these words alone.
+DEFAULT_METHOD_WORDS = 'default method'
+
 FORWARDING_FIELDS = (('ForwardingSmtpAddress', 'forwarding_smtp_address'), ('ForwardingAddress', 'forwarding_address'),
                      ('DeliverToMailboxAndForward', 'deliver_to_mailbox_and_forward'))
 FORWARDING_CLEARED = {'ForwardingSmtpAddress': None, 'ForwardingAddress': None, 'DeliverToMailboxAndForward': False}
+
+
+# -- Graph objects ---------------------------------------------------------------------------------------
+
+def strip_annotations(value: t.Any) -> t.Any:
+    """``value`` without OData annotation keys (any key containing ``@``: ``@odata.type``, ``@odata.context``,
+    ``x@odata.type``), in nested dicts and lists too; a new object, ``value`` is left as it is.
+
+    Graph objects carry them as protocol control information: results, diffs and reports never show them.
+    """
+    if isinstance(value, dict):
+        return {k: strip_annotations(v) for k, v in value.items() if not (isinstance(k, str) and '@' in k)}
+    if isinstance(value, list):
+        return [strip_annotations(v) for v in value]
+    return value
 
 
 # -- mailbox forwarding ----------------------------------------------------------------------------------
@@ -120,7 +140,7 @@ def classify_rule(rule: dict[str, t.Any], domains: t.Iterable[str] = (), folder_
         'name': rule.get('displayName'),
         'sequence': rule.get('sequence'),
         'enabled': bool(rule.get('isEnabled')),
-        'conditions': rule.get('conditions') or {},
+        'conditions': strip_annotations(rule.get('conditions') or {}),
         'move_to_folder': folder,
         'move_to_folder_name': folder_name,
         'delete': bool(actions.get('delete')),
@@ -189,12 +209,13 @@ def rule_action(record: dict[str, t.Any], state: str, suspicious: bool, select: 
 def method_record(raw: dict[str, t.Any]) -> dict[str, t.Any]:
     """A Graph authentication method in the result shape (type, id, created time, a readable detail)."""
     odata = str(raw.get('@odata.type') or '').rsplit('.', 1)[-1]
-    detail = raw.get('displayName') or raw.get('phoneNumber') or raw.get('emailAddress') or raw.get('model') or None
+    clean = strip_annotations(raw)
+    detail = clean.get('displayName') or clean.get('phoneNumber') or clean.get('emailAddress') or clean.get('model') or None
     return {
-        'id': raw.get('id'),
+        'id': clean.get('id'),
         'type': METHOD_TYPES.get(odata, odata or 'unknown'),
         'odata_type': raw.get('@odata.type'),
-        'created': rem.isoformat(rem.parse_datetime(raw.get('createdDateTime'))),
+        'created': rem.isoformat(rem.parse_datetime(clean.get('createdDateTime'))),
         'detail': detail,
         'segment': METHOD_SEGMENTS.get(odata),
     }
@@ -226,6 +247,51 @@ def method_selection(record: dict[str, t.Any], registered_after: t.Any, ids: t.S
     if created >= gate:
         return True, 'registered at %s, at or after %s' % (record['created'], rem.isoformat(gate))
     return False, 'registered before %s' % rem.isoformat(gate)
+
+
+def removal_rounds(chosen: t.Sequence[dict[str, t.Any]]) -> list[list[dict[str, t.Any]]]:
+    """The rounds in which to remove a user's chosen methods: every other kind first, phones last.
+
+    Graph refuses to delete a user's default MFA method while the user has other methods, and Microsoft names
+    the phone as such a method ("Delete phoneAuthenticationMethod": change the default, then delete the number).
+    Graph v1.0 does not say which method is the default, so phones wait until the other removals are answered;
+    when those leave no other method, the phone can go too.
+    """
+    first = [r for r in chosen if r.get('type') != 'phone']
+    last = [r for r in chosen if r.get('type') == 'phone']
+    return [batch for batch in (first, last) if batch]
+
+
+def is_default_method_refusal(error: t.Any) -> bool:
+    """Whether a failed removal is Graph's refusal to delete the user's default method while others remain."""
+    return getattr(error, 'status', None) == 400 and DEFAULT_METHOD_WORDS in str(getattr(error, 'message', '') or '').lower()
+
+
+def method_label(record: dict[str, t.Any]) -> str:
+    """A method in words: its kind and its label (device name, number, address) or id."""
+    return '%s %s' % (record.get('type'), record.get('detail') or record.get('id'))
+
+
+def removal_problem(record: dict[str, t.Any], error: t.Any) -> str:
+    """A failed removal in words, saying what to do when Graph refused the user's default method."""
+    if is_default_method_refusal(error):
+        what = 'the default MFA phone' if record.get('type') == 'phone' else "the user's default MFA method"
+        return ("%s: %s cannot be deleted while other methods remain; make another method the user's default sign-in "
+                "method (or remove the other methods), then run again. Service said: %s" % (method_label(record), what, error))
+    return '%s: %s' % (method_label(record), error)
+
+
+def default_phone_note(methods: t.Sequence[dict[str, t.Any]]) -> str:
+    """What check mode cannot know: whether a phone to remove is the user's default MFA method while other methods stay.
+
+    Empty when no phone is chosen, or when every other method (but the password) goes too.
+    """
+    phones = [r for r in methods if r.get('remove') and r.get('type') == 'phone']
+    staying = [r for r in methods if not r.get('remove') and r.get('type') != 'password']
+    if not phones or not staying:
+        return ''
+    return ('phones go last: if %s is the default MFA method, Graph refuses to delete it while %d other method(s) remain'
+            % (', '.join(method_label(r) for r in phones), len(staying)))
 
 
 # -- protocols -------------------------------------------------------------------------------------------

@@ -182,26 +182,52 @@ def graph_read(m: t.Any, path: t.Callable[[dict[str, t.Any]], str]) -> Read:
     return read
 
 
-def graph_writes(m: t.Any, pending: Pending, requests: t.Callable[[Step], list[dict[str, t.Any]]], noun: str) -> dict[str, t.Any]:
+def graph_writes(m: t.Any, pending: Pending, requests: t.Callable[[Step], list[dict[str, t.Any]]], noun: str,
+                 retry_when: t.Callable[[M365Error], bool] | None = None,
+                 explain: t.Callable[[dict[str, t.Any], M365Error], str] | None = None) -> dict[str, t.Any]:
     """Send every user's write requests in ``$batch``; mark each request's ``item`` done or failed.
 
-    ``requests(step)`` gives ``{"method", "url", "body"?, "item"}`` dicts, where ``item`` is the dict in
-    the step's result that reports this write (it gets ``done`` and, on failure, ``error``). A user
-    whose writes partly failed gets ``failed`` with the first error, ``changed`` if any write went through.
+    ``requests(step)`` gives ``{"method", "url", "body"?, "item", "round"?}`` dicts, where ``item`` is the dict in
+    the step's result that reports this write (it gets ``done`` and, on failure, ``error``). Requests go out round
+    by round (``round``, 0 when absent), each round once the one before is answered: for writes the service
+    refuses until others are done. A request refused with an error ``retry_when`` accepts is sent once more at the
+    end when a later round of its user changed something. A user whose writes partly failed gets ``failed``
+    with the first error (in the words of ``explain(item, error)`` when given), ``changed`` if any write went through.
     """
     plan = [(ref, request) for ref, user, step in pending for request in requests(step)]
-    answers = m.graph.batch([dict({k: v for k, v in request.items() if k != 'item'}, id=str(i)) for i, (ref, request) in enumerate(plan)])
+    errors: dict[int, M365Error] = {}
+    changed_in: dict[str, int] = {}
+
+    def send(indexes: list[int], round_no: int) -> None:
+        answers = m.graph.batch([dict({k: v for k, v in plan[i][1].items() if k not in ('item', 'round')}, id=str(i)) for i in indexes])
+        for i in indexes:
+            ref, request = plan[i]
+            answer = answers[str(i)]
+            request['item']['done'] = answer.ok
+            if answer.ok:
+                errors.pop(i, None)
+                request['item'].pop('error', None)
+                changed_in[ref] = round_no
+            else:
+                errors[i] = answer.error()
+                request['item']['error'] = errors[i].to_dict()
+
+    rounds = sorted({request.get('round', 0) for ref, request in plan})
+    for round_no in rounds:
+        send([i for i, (ref, request) in enumerate(plan) if request.get('round', 0) == round_no], round_no)
+    if retry_when is not None:
+        again = [i for i, error in sorted(errors.items())
+                 if retry_when(error) and changed_in.get(plan[i][0], -1) > plan[i][1].get('round', 0)]
+        if again:
+            send(again, rounds[-1] + 1)
     outcomes: dict[str, dict[str, t.Any]] = {ref: {} for ref, user, step in pending}
     for i, (ref, request) in enumerate(plan):
-        answer = answers[str(i)]
-        request['item']['done'] = answer.ok
         outcome = outcomes[ref]
-        outcome['changed'] = outcome.get('changed', False) or answer.ok
-        if not answer.ok:
-            error = answer.error()
-            request['item']['error'] = error.to_dict()
+        outcome['changed'] = outcome.get('changed', False) or request['item']['done']
+        if i in errors:
+            error = errors[i]
             outcome.setdefault('error', error.to_dict())
-            outcome.setdefault('errors', []).append(str(error))
+            outcome.setdefault('errors', []).append(explain(request['item'], error) if explain else str(error))
     for outcome in outcomes.values():
         if outcome.get('errors'):
             outcome.update(failed=True, msg='%d %s failed; first: %s' % (len(outcome['errors']), noun, outcome['errors'][0]))

@@ -33,7 +33,9 @@ class M365Error(Exception):
 
     ``service`` is one of ``auth``, ``graph``, ``exchange`` (or the transport's service label),
     ``status`` the HTTP status when there was a response, ``code`` the service's error code,
-    ``request_id`` the id Microsoft support asks for, ``transient`` whether trying again later may help.
+    ``request_id`` the id Microsoft support asks for, ``transient`` whether trying again later may help,
+    ``exception_type`` the .NET exception type Exchange names for a failed cmdlet (for example
+    ``Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException``), kept apart from the message.
     """
 
     def __init__(
@@ -46,6 +48,7 @@ class M365Error(Exception):
         request_id: str | None = None,
         details: Any = None,
         transient: bool = False,
+        exception_type: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -55,13 +58,16 @@ class M365Error(Exception):
         self.request_id = request_id
         self.details = details
         self.transient = transient
+        self.exception_type = exception_type
 
     def __str__(self) -> str:
         parts = []
         if self.service:
             parts.append(self.service)
-        if self.code:
-            parts.append(str(self.code))
+        # The exception's own name says more than the envelope's generic code (BadRequest, NotFound).
+        kind = self.exception_type.rsplit(".", 1)[-1] if self.exception_type else self.code
+        if kind:
+            parts.append(str(kind))
         if self.status is not None:
             parts.append(f"HTTP {self.status}")
         prefix = f"[{' '.join(parts)}] " if parts else ""
@@ -73,7 +79,8 @@ class M365Error(Exception):
     def __repr__(self) -> str:
         return (
             f"M365Error({self.message!r}, service={self.service!r}, status={self.status!r}, "
-            f"code={self.code!r}, request_id={self.request_id!r}, transient={self.transient!r})"
+            f"code={self.code!r}, request_id={self.request_id!r}, transient={self.transient!r}, "
+            f"exception_type={self.exception_type!r})"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -85,6 +92,8 @@ class M365Error(Exception):
             "message": self.message,
             "request_id": self.request_id,
         }
+        if self.exception_type:
+            result["exception_type"] = self.exception_type
         if self.details:
             result["details"] = self.details
         return result

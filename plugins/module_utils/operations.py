@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import quote
 
 from ansible_collections.m365ops.remediation.plugins.module_utils.errors import M365Error
+from ansible_collections.m365ops.remediation.plugins.module_utils.exchange import NOT_FOUND, error_kind as exchange_error_kind
 from ansible_collections.m365ops.remediation.plugins.module_utils import remediation as rem
 
 USER_SELECT = (
@@ -150,13 +151,37 @@ def read_restricted(exchange: t.Any, addresses: t.Sequence[str] | None = None,
     errors = {}
     for address, outcome in run_concurrently(lookup, addresses, max_workers):
         if isinstance(outcome, M365Error):
-            errors[address] = outcome
+            # Exchange answers an address that is not listed with no object; a not-found means the same.
+            if exchange_error_kind(outcome) != NOT_FOUND:
+                errors[address] = outcome
             continue
         for raw in outcome:
             entry = rem.restricted_entry(raw)
             if entry['address'] == address:
                 listed[address] = entry
     return listed, errors
+
+
+def unblock(exchange: t.Any, address: str) -> t.Any:
+    """Remove ``address`` from the Restricted Users list: the time of the removal, or ``rem.ALREADY_OFF``.
+
+    A removal answered with not-found (the lookup had found the address) is checked with one more lookup:
+    an address that is indeed off the list was unblocked by someone else in the meantime. Any other error,
+    or an address still listed, is raised: a removal is never sent twice.
+    """
+    try:
+        exchange.remove_blocked_sender(address)
+    except M365Error as error:
+        if exchange_error_kind(error) != NOT_FOUND:
+            raise
+        try:
+            still = exchange.get_blocked_sender(address)
+        except M365Error:
+            raise error from None
+        if any(rem.normalize_address(raw.get('SenderAddress')) == address for raw in still):
+            raise
+        return rem.ALREADY_OFF
+    return rem.utcnow()
 
 
 T = t.TypeVar('T')

@@ -119,9 +119,10 @@ def split_addresses(values: t.Iterable[t.Any]) -> tuple[list[str], list[dict[str
 
 
 def parse_reason(reason: t.Any) -> dict[str, str]:
-    """The ``key=value`` pairs of a Restricted Users ``Reason``, parsed leniently.
+    """The ``Key=Value`` and ``Key:Value`` pairs of a Restricted Users ``Reason``, parsed leniently.
 
-    Pairs are separated by ``;`` (commas and new lines are accepted too); a part without ``=`` is kept
+    Pairs are separated by ``;`` (commas and new lines are accepted too). A part is split at its first
+    ``=``, else at its first ``:`` (``Last Spam Message MessagetraceId:<id>``); a part with neither is kept
     under its own text with an empty value; keys and values are stripped; a later duplicate key wins.
     Never raises, whatever the input.
     """
@@ -132,12 +133,20 @@ def parse_reason(reason: t.Any) -> dict[str, str]:
         part = part.strip()
         if not part:
             continue
-        key, sep, value = part.partition('=')
+        key, sep, value = part.partition('=') if '=' in part else part.partition(':')
         key = key.strip()
         if not key:
             continue
         details[key] = value.strip() if sep else ''
     return details
+
+
+def message_trace_id(details: dict[str, str]) -> str | None:
+    """The message trace id a parsed ``Reason`` names (a key ending in ``MessagetraceId``, any case), or None."""
+    for key, value in details.items():
+        if key.replace(' ', '').lower().endswith('messagetraceid') and value:
+            return value
+    return None
 
 
 def restricted_entry(raw: dict[str, t.Any]) -> dict[str, t.Any]:
@@ -147,13 +156,15 @@ def restricted_entry(raw: dict[str, t.Any]) -> dict[str, t.Any]:
     temporary = raw.get('TemporaryBlock')
     if isinstance(temporary, str):
         temporary = temporary.strip().lower() == 'true'
+    details = parse_reason(raw.get('Reason'))
     return {
         'address': normalize_address(raw.get('SenderAddress')) or str(raw.get('SenderAddress') or ''),
         'created': isoformat(created),
         'changed': isoformat(changed),
         'temporary_block': bool(temporary),
         'reason': raw.get('Reason') or '',
-        'reason_details': parse_reason(raw.get('Reason')),
+        'reason_details': details,
+        'message_trace_id': message_trace_id(details),
     }
 
 
@@ -166,17 +177,24 @@ def sending_expected(unblocked_at: _dt.datetime) -> dict[str, str | None]:
 
 
 def is_unblock_limit(error: M365Error) -> bool:
-    """Whether an Exchange error says the account was unblocked too many times.
+    """Whether an Exchange error says the account was unblocked too many times. A heuristic.
 
-    The service's wording is not documented; any removal error that speaks of a limit (and is not
-    throttling, which is a 429 and retried elsewhere) is taken for it.
+    The service's wording is not documented (``docs/wire-contract.md``): a removal error that is not a
+    refusal (throttling is waited out elsewhere) and whose exception type, code or text speaks of a
+    ``limit`` together with unblocking, removing, releasing or blocking is taken for it.
     """
-    text = ' '.join(str(part) for part in (error.code, error.message) if part).lower()
-    return error.status != 429 and 'limit' in text and any(word in text for word in ('unblock', 'remov', 'release', 'blocked'))
+    text = ' '.join(str(part) for part in (error.exception_type, error.code, error.message) if part).lower()
+    return (error.status != 429 and not error.transient and 'limit' in text
+            and any(word in text for word in ('unblock', 'remov', 'release', 'blocked')))
 
 
-def unblock_result(address: str, entry: dict[str, t.Any], outcome: _dt.datetime | M365Error) -> dict[str, t.Any]:
-    """The per-address result of a removal from the Restricted Users list."""
+# A removal that found the address gone since the lookup (another admin, or another run, unblocked it).
+ALREADY_OFF = 'already_off'
+ALREADY_OFF_MSG = 'already off the list: unblocked by someone else after the lookup; nothing to do'
+
+
+def unblock_result(address: str, entry: dict[str, t.Any], outcome: _dt.datetime | M365Error | str) -> dict[str, t.Any]:
+    """The per-address result of a removal from the Restricted Users list (``ALREADY_OFF``: found gone)."""
     if isinstance(outcome, M365Error):
         if is_unblock_limit(outcome):
             msg = ('the unblock limit for this account has been reached: Microsoft allows only a few removals from the '
@@ -185,6 +203,8 @@ def unblock_result(address: str, entry: dict[str, t.Any], outcome: _dt.datetime 
         else:
             msg = 'unblock failed and was not retried (removals are limited): %s' % outcome
         return dict(address=address, changed=False, failed=True, restricted=True, entry=entry, msg=msg, error=outcome.to_dict())
+    if outcome == ALREADY_OFF:
+        return dict(address=address, changed=False, failed=False, restricted=False, entry=entry, msg=ALREADY_OFF_MSG)
     return dict(address=address, changed=True, failed=False, restricted=False, entry=entry, msg='unblocked',
                 unblocked_at=isoformat(outcome), **sending_expected(outcome))
 

@@ -121,7 +121,10 @@ def markdown(reports: list[dict[str, t.Any]], run: dict[str, t.Any], words: dict
     out = ['# ' + words['title'], '']
     if run.get('check_mode'):
         out += ['> **%s**' % words['check_mode'], '']
-    out += ['%s: %s' % (words['generated'], generated_at), '', '## ' + words['totals'], '']
+    out += ['%s: %s' % (words['generated'], generated_at), '']
+    if run.get('note'):
+        out += ['%s: %s' % (words.get('note', 'Note'), run['note']), '']
+    out += ['## ' + words['totals'], '']
     header, values = _totals(run, words)
     out += [row(header), row(['---'] * len(header)), row(values), '', _sending(run, words), '']
     for report in sorted(reports, key=lambda r: str(r.get('tenant'))):
@@ -160,7 +163,10 @@ def html_page(reports: list[dict[str, t.Any]], run: dict[str, t.Any], words: dic
            '</head>', '<body>', '<h1>%s</h1>' % e(words['title'])]
     if run.get('check_mode'):
         out.append('<p class="note">%s</p>' % e(words['check_mode']))
-    out += ['<p>%s: %s</p>' % (e(words['generated']), e(generated_at)), '<h2>%s</h2>' % e(words['totals'])]
+    out += ['<p>%s: %s</p>' % (e(words['generated']), e(generated_at))]
+    if run.get('note'):
+        out += ['<p>%s: %s</p>' % (e(words.get('note', 'Note')), e(run['note']))]
+    out += ['<h2>%s</h2>' % e(words['totals'])]
     header, values = _totals(run, words)
     out += [table(header, [values]), '<p>%s</p>' % e(_sending(run, words))]
     for report in sorted(reports, key=lambda r: str(r.get('tenant'))):

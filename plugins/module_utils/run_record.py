@@ -19,13 +19,19 @@ import secrets
 import typing as t
 
 
-def new_run(check_mode: bool, now: datetime.datetime | None = None, run_id: str | None = None) -> dict[str, t.Any]:
-    """A new run: its id, when it started (UTC, ISO 8601), its mode and its folder's name."""
+def new_run(check_mode: bool, now: datetime.datetime | None = None, run_id: str | None = None,
+            note: str | None = None) -> dict[str, t.Any]:
+    """A new run: its id, when it started (UTC, ISO 8601), its mode, its folder's name and the admin's note
+    for the audit trail (only when there is one)."""
     now = (now or datetime.datetime.now(datetime.timezone.utc)).astimezone(datetime.timezone.utc).replace(microsecond=0)
     run_id = run_id or secrets.token_hex(3)
     check_mode = bool(check_mode)
     folder = '%s-%s%s' % (now.strftime('%Y%m%dT%H%M%SZ'), run_id, '-check' if check_mode else '')
-    return {'id': run_id, 'started_at': now.strftime('%Y-%m-%dT%H:%M:%SZ'), 'check_mode': check_mode, 'folder': folder}
+    run = {'id': run_id, 'started_at': now.strftime('%Y-%m-%dT%H:%M:%SZ'), 'check_mode': check_mode, 'folder': folder}
+    note = ' '.join(str(note or '').split())
+    if note:
+        run['note'] = note
+    return run
 
 
 def _data(value: t.Any) -> t.Any:
@@ -49,6 +55,8 @@ def index_line(report: t.Any, run: dict[str, t.Any]) -> str:
         'counts': {k: v for k, v in (report.get('counts') or {}).items() if not isinstance(v, dict)},
         'unblocked': unblocked,
     }
+    if run.get('note'):
+        line['note'] = run['note']
     return json.dumps(line, sort_keys=False, separators=(', ', ': ')) + '\n'
 
 

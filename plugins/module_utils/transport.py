@@ -15,6 +15,8 @@ A non-idempotent request (POST and PATCH unless the caller says otherwise) is re
 service certainly did not apply it:
 
 * 429 and 503: the service refused the request before doing anything;
+* a refusal the caller recognises whatever its status (``refused``: Exchange's plain-text concurrency
+  refusal), which is also counted as throttling;
 * a connection that could not be opened (refused, DNS failure, connect timeout): nothing was sent.
 
 It is never retried after a 504 (the gateway gave up, the back end may have finished), after a read
@@ -318,11 +320,14 @@ class Transport:
         data: Any = None,
         idempotent: bool | None = None,
         timeout: float | None = None,
+        refused: Callable[[Any], bool] | None = None,
     ):
         """Send a request with the retry rule (see the module docstring); return the final response.
 
         Error statuses are returned, not raised: decoding them is the service client's job. Transport
         failures that cannot be retried (or no longer) raise :class:`M365Error` with ``service``.
+        ``refused`` tells a service's own refusal, whatever its status (Exchange's plain-text concurrency
+        refusal): it counts as throttled, lowers the adaptive limit and is sent again, writes included.
         """
         method = method.upper()
         if idempotent is None:
@@ -335,13 +340,14 @@ class Transport:
             self.stats.add("requests", service=service)
             limit = self.limits.get(service)
             epoch = limit.acquire() if limit else 0
-            throttled = False
+            throttled = busy = False
             try:
                 response = self.send(
                     method, url, headers=headers, params=params, json=json, data=data,
                     timeout=timeout, allow_redirects=False,
                 )
-                throttled = response.status_code == 429
+                busy = refused is not None and response.status_code not in REFUSED_STATUSES and refused(response)
+                throttled = response.status_code == 429 or busy
             except requests.exceptions.SSLError as exc:
                 raise M365Error(
                     f"TLS error talking to {_host(url)}: {_describe(exc)}. Check ca_bundle / validate_certs.",
@@ -371,9 +377,9 @@ class Transport:
                     limit.release(epoch, throttled)
 
             status = response.status_code
-            if status == 429:
+            if throttled:
                 self.stats.add("throttled")
-            if status in policy.retry_statuses and (idempotent or status in REFUSED_STATUSES) \
+            if (busy or status in policy.retry_statuses and (idempotent or status in REFUSED_STATUSES)) \
                     and attempt < policy.max_attempts:
                 delay = policy.delay(attempt, response.headers.get("Retry-After"), self.rng)
                 if waited + delay <= policy.max_total_wait:

@@ -355,6 +355,7 @@ def run_summary(reports: list[dict[str, t.Any]]) -> dict[str, t.Any]:
         'tenants': len(reports),
         'tenants_failed': sum(1 for r in reports if r.get('error')),
         'check_mode': any(r.get('check_mode') for r in reports),
+        'note': next((r['run']['note'] for r in reports if isinstance(r.get('run'), dict) and r['run'].get('note')), None),
         'totals': totals,
         'sending_expected_by': max(expected) if expected else None,
         'sending_expected_at_latest': max(latest) if latest else None,

@@ -47,8 +47,9 @@ attributes:
     support: full
 notes:
   - "Permissions: Microsoft Graph C(User.Read.All) to resolve users; the application permission
-    C(Exchange.ManageAsApp) on Office 365 Exchange Online and the Entra role Exchange Administrator (or
-    Security Administrator) on the app's service principal."
+    C(Exchange.ManageAsApp) on Office 365 Exchange Online and the Entra role Exchange Administrator on the app's
+    service principal. Security Administrator is not enough: Microsoft's app-only documentation says it lacks the
+    rights for recipient management (C(Set-Mailbox))."
 seealso:
   - module: m365ops.remediation.mailbox_forwarding_info
   - module: m365ops.remediation.inbox_rule

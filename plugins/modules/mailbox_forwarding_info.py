@@ -40,8 +40,8 @@ extends_documentation_fragment:
   - m365ops.remediation.auth.info_module
 notes:
   - "Permissions: Microsoft Graph C(User.Read.All) when O(users) is given; the application permission
-    C(Exchange.ManageAsApp) on Office 365 Exchange Online and the Entra role Exchange Administrator (or
-    Security Administrator, or Global Reader) on the app's service principal."
+    C(Exchange.ManageAsApp) on Office 365 Exchange Online and the Entra role Exchange Administrator (or Global
+    Reader, which reads only) on the app's service principal."
   - The task fails at the end when a given user is not found or a read fails; the other users are reported.
 seealso:
   - module: m365ops.remediation.mailbox_forwarding

@@ -61,7 +61,8 @@ attributes:
 notes:
   - "Permissions: Microsoft Graph C(User.Read.All) to resolve users; the application permission
     C(Exchange.ManageAsApp) on Office 365 Exchange Online and the Entra role Exchange Administrator on the
-    app's service principal."
+    app's service principal. Security Administrator is not enough: Microsoft's app-only documentation says it
+    lacks the rights for recipient management (C(Set-CASMailbox))."
   - A mailbox whose C(SmtpClientAuthenticationDisabled) is unset follows the organisation's setting; it is
     reported as V(null) for V(smtp_auth) in RV(results[].protocols) and set explicitly when named in O(disable).
 seealso:

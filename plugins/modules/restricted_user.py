@@ -12,9 +12,15 @@ description:
   - Unblocks accounts that Exchange Online Protection blocked from sending mail for outbound spam, as
     C(Remove-BlockedSenderAddress) does.
   - Only addresses that are on the list are changed; the others are reported as having nothing to do.
+  - Only C(-SenderAddress) is sent. Microsoft's reference says C(-Reason) names the reason the account was
+    blocked (the entry's C(Reason) value), not a note of the admin's, so the module has no such option; keep
+    notes for the audit trail in your own records (the P(m365ops.remediation.unblock_email#role) role writes
+    them into its report).
   - Microsoft limits how many times an account can be unblocked. A removal that fails with an error that is
-    not a throttling or availability error is therefore never retried, and reaching that limit is reported
-    with what to do (only Microsoft support can lift it).
+    not a refusal (throttling, the tenant's concurrency limit, unavailability) is therefore never retried, and
+    reaching that limit is reported with what to do (only Microsoft support can lift it).
+  - An address that is gone from the list when it is removed (unblocked by someone else since the lookup) is
+    looked up once more and, when it is indeed off the list, reported as already off the list, not as a failure.
   - After an unblock, sending normally resumes within an hour and at most within 24 hours.
   - Reset the account's password before unblocking it; the M(m365ops.remediation.user_password) module and
     the P(m365ops.remediation.unblock_email#role) role do that.
@@ -34,10 +40,6 @@ options:
     type: str
     choices: [absent]
     default: absent
-  reason:
-    description:
-      - A note kept by Exchange with the removal, for the audit trail.
-    type: str
   max_concurrency:
     description:
       - The most Exchange requests in flight at once. The module starts with 4 and adapts, fewer when
@@ -76,7 +78,6 @@ EXAMPLES = r"""
   m365ops.remediation.restricted_user:
     addresses:
       - rob@contoso.com
-    reason: "INC-4711: password reset, forwarding removed"
 
 - name: Unblock several accounts, reporting failures without failing the play
   m365ops.remediation.restricted_user:
@@ -141,7 +142,6 @@ def main() -> None:
     m = M365Module(dict(
         addresses=dict(type='list', elements='str', required=True),
         state=dict(type='str', choices=['absent'], default='absent'),
-        reason=dict(type='str'),
         max_concurrency=dict(type='int', default=8),
         continue_on_error=dict(type='bool', default=False),
     ))
@@ -162,13 +162,7 @@ def main() -> None:
                 results[address] = dict(address=address, changed=True, failed=False, restricted=True,
                                         entry=listed[address], msg='would be unblocked')
         else:
-            parameters = {'Reason': m.params['reason']} if m.params['reason'] else {}
-
-            def unblock(address):
-                m.exchange.invoke('Remove-BlockedSenderAddress', dict(parameters, SenderAddress=address))
-                return rem.utcnow()
-
-            for address, outcome in ops.run_concurrently(unblock, to_unblock, m.params['max_concurrency']):
+            for address, outcome in ops.run_concurrently(lambda a: ops.unblock(m.exchange, a), to_unblock, m.params['max_concurrency']):
                 results[address] = rem.unblock_result(address, listed[address], outcome)
         ordered = [results[a] for a in [i['address'] for i in invalid] + wanted]
         summary = rem.summarize(ordered, 'addresses', m.params['continue_on_error'])

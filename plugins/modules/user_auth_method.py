@@ -59,7 +59,10 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: In check mode the methods are only read; each method says whether it would be removed.
+    details:
+      - In check mode the methods are only read; each method says whether it would be removed.
+      - Graph does not tell which method is the default, so check mode cannot know whether a phone would be refused;
+        the message says so when a phone would be removed while other methods stay.
   diff_mode:
     support: full
     details: Shows the user's method ids before and after.
@@ -67,7 +70,15 @@ attributes:
     support: full
 notes:
   - "Permissions: Microsoft Graph application permissions C(User.Read.All) and
-    C(UserAuthenticationMethod.ReadWrite.All)."
+    C(UserAuthenticationMethod.ReadWrite.All) (the only application permission Microsoft lists for deleting another
+    user's methods)."
+  - Graph does not delete a user's default MFA method while the user has other methods; Microsoft documents this
+    for phones (have the default changed, then delete the number), and Graph v1.0 does not say which method is the
+    default. So the module removes the other selected methods first and phones last, in a later request, which
+    lets a run remove all of a user's methods. A default phone that would leave other methods behind is reported
+    for that user (failed, saying what to do, which is to make another method the default or remove the others,
+    then run again); the other removals still go through. A method refused as the default before the phones went is tried
+    once more after them.
   - Removing a user's only multifactor method makes them register again at their next sign-in; make sure
     the password was reset first (M(m365ops.remediation.user_password)), or the attacker may be the one who
     registers.
@@ -87,6 +98,14 @@ EXAMPLES = r"""
   m365ops.remediation.user_auth_method:
     users:
       - rob@contoso.com
+    ids:
+      - 3179e48a-750b-4051-897c-87b9720928f7
+
+- name: Remove every multifactor method of an account whose owner registers again (phones go last)
+  m365ops.remediation.user_auth_method:
+    users:
+      - rob@contoso.com
+    registered_after: "1970-01-01T00:00:00Z"
     ids:
       - 3179e48a-750b-4051-897c-87b9720928f7
 """
@@ -160,7 +179,9 @@ results:
           type: bool
           returned: when the method was removed outside check mode
         error:
-          description: The service error for this method.
+          description:
+            - The service error for this method. A default MFA method that other methods keep in place fails
+              with HTTP status 400.
           type: dict
           returned: when the removal of this method failed
     error:
@@ -200,17 +221,22 @@ def main() -> None:
         result = dict(base, methods=methods)
         if not chosen:
             return cops.Step(result, None, 'no authentication method to remove')
-        said = ', '.join('%s %s' % (r['type'], r['detail'] or r['id']) for r in chosen)
+        said = ', '.join(con.method_label(r) for r in chosen)
+        note = con.default_phone_note(methods)
         before = [r['id'] for r in methods]
         return cops.Step(result, chosen, '%d method(s) removed: %s' % (len(chosen), said),
-                         '%d method(s) would be removed: %s' % (len(chosen), said),
+                         '%d method(s) would be removed: %s' % (len(chosen), said) + ('; ' + note if note else ''),
                          dict(methods=before), dict(methods=[i for i, r in zip(before, methods) if not r['remove']]))
 
     def requests(step):
-        return [dict(method='DELETE', url='/users/%s/authentication/%s/%s' % (step.result['id'], r['segment'], r['id']), item=r)
-                for r in step.change]
+        # Phones in a later round than the other methods: Graph keeps a default MFA phone while other methods remain.
+        return [dict(method='DELETE', url='/users/%s/authentication/%s/%s' % (step.result['id'], r['segment'], r['id']), item=r, round=n)
+                for n, batch in enumerate(con.removal_rounds(step.change)) for r in batch]
 
-    m.run(lambda: cops.converge(m, cops.read_methods(m), plan, lambda pending: cops.graph_writes(m, pending, requests, 'removals')))
+    def apply(pending):
+        return cops.graph_writes(m, pending, requests, 'removals', retry_when=con.is_default_method_refusal, explain=con.removal_problem)
+
+    m.run(lambda: cops.converge(m, cops.read_methods(m), plan, apply))
 
 
 if __name__ == '__main__':

@@ -77,9 +77,11 @@ attributes:
     support: partial
     details: Idempotent with O(only_if_changed_before); without it every run resets again.
 notes:
-  - "Permissions: Microsoft Graph application permission C(User-PasswordProfile.ReadWrite.All) (or
-    C(User.ReadWrite.All)) and C(User.Read.All). Resetting the password of a user who holds an admin role
-    also needs the Entra role Privileged Authentication Administrator on the app."
+  - "Permissions: Microsoft Graph application permissions C(User-PasswordProfile.ReadWrite.All) and
+    C(User.Read.All), and at least the Entra role User Administrator on the app's service principal: Microsoft
+    requires the role as well as the permission for app-only password resets. Resetting the password of a user
+    who holds an admin role needs Privileged Authentication Administrator. C(User.ReadWrite.All) is not a
+    substitute the module relies on."
   - Users synchronised from on-premises Active Directory cannot be reset here; reset them in Active Directory.
 seealso:
   - module: m365ops.remediation.user_sessions

@@ -44,8 +44,8 @@ attributes:
     support: partial
     details: Idempotent with O(only_if_valid_from_before); without it every run revokes again.
 notes:
-  - "Permissions: Microsoft Graph application permission C(User.RevokeSessions.All) (or C(User.ReadWrite.All))
-    and C(User.Read.All)."
+  - "Permissions: Microsoft Graph application permissions C(User.RevokeSessions.All) (the broader
+    C(User.ReadWrite.All) works too) and C(User.Read.All)."
 seealso:
   - module: m365ops.remediation.user_password
 """

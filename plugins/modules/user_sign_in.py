@@ -38,9 +38,9 @@ attributes:
   idempotent:
     support: full
 notes:
-  - "Permissions: Microsoft Graph application permission C(User.EnableDisableAccount.All) (or
-    C(User.ReadWrite.All)) and C(User.Read.All). For a user holding an admin role the app also needs the
-    Entra role Privileged Authentication Administrator."
+  - "Permissions: Microsoft Graph application permissions C(User.EnableDisableAccount.All) (the broader
+    C(User.ReadWrite.All) works too) and C(User.Read.All). For a user holding an admin role the app also needs
+    the Entra role Privileged Authentication Administrator."
   - Users synchronised from on-premises Active Directory are reported as failed without a request; block
     them in Active Directory.
 seealso:

@@ -11,7 +11,7 @@ from typing import Any
 from .exchange import ExchangeService, is_write
 from .faults import FaultEngine, FaultError
 from .graph import GraphService
-from .journal import Journal
+from .journal import Journal, body_shape, cmdlet_parameters_shape
 from .oidc import PREFIX as OIDC_PREFIX, OidcIssuer
 from .state import SeedError, State
 from .tokens import TokenService, aad_error
@@ -81,8 +81,12 @@ class Emulator:
             write = is_write(cmdlet)
         entry: dict[str, Any] = {"tenant": tenant_id or tenant_ref, "service": service, "method": request.method,
                                  "path": request.target, "cmdlet": cmdlet, "write": write}
+        if service in ("graph", "exchange"):
+            # Names and JSON types of the body, never a value (tests/conformance checks them against the reference).
+            entry["shape"] = body_shape(request.body)
         if service == "exchange":
             entry["identity"] = _cmdlet_identity(request)
+            entry["parameters"] = cmdlet_parameters_shape(request.body)
         scope = "envelope" if service == "graph" and request.path == "/v1.0/$batch" else "request"
         issues_token = service == "token" and request.method == "POST" and _TOKEN_PATH.match(request.path) is not None
         decision = self.faults.evaluate(service, keys, request.target, cmdlet, scope, issues_token)
@@ -92,6 +96,8 @@ class Emulator:
         if service == "exchange" and not decision.drop and decision.status is None:
             refused = self.exchange.admit(tenant_id)
             if refused is not None:
+                if refused.body.startswith(b"You have reached"):
+                    entry["refusal"] = "concurrency"
                 return self._finish(entry, refused)
             admitted = tenant_id is not None
         try:
@@ -111,7 +117,10 @@ class Emulator:
             if decision.expire_tokens:
                 self.tokens.expire_all()
             if decision.status is not None:
-                return self._finish(entry, self._fault_response(request, service, decision.status, decision.retry_after, tenant_ref))
+                if decision.refusal:
+                    entry["refusal"] = decision.refusal
+                return self._finish(entry, self._fault_response(request, service, decision.status, decision.retry_after, tenant_ref,
+                                                                decision.refusal))
             return self._finish(entry, self._call(request, service, tenant_ref, entry, decision.token_tenant))
         finally:
             if admitted:
@@ -136,11 +145,12 @@ class Emulator:
         entry["tenant"] = tenant_id or ref
         return response
 
-    def _fault_response(self, request: Request, service: str, status: int, retry_after: str | None, tenant_ref: str | None) -> Response:
+    def _fault_response(self, request: Request, service: str, status: int, retry_after: str | None, tenant_ref: str | None,
+                        refusal: str | None = None) -> Response:
         if service == "graph":
             return self.graph.fault_response(request, status, retry_after, tenant_ref or "")
         if service == "exchange":
-            return self.exchange.fault_response(status, retry_after)
+            return self.exchange.fault_response(status, retry_after, refusal)
         response = aad_error(self.base_url, status, "temporarily_unavailable", 90033,
                              "A transient error has occurred. Please try again.", request)
         if retry_after is not None:
@@ -211,7 +221,7 @@ class Emulator:
         self.generation += 1
         self.journal.clear()
         self.tokens.reset()
-        self.exchange.throttle.reset()
+        self.exchange.reset()
 
     def _state_view(self, tenant_ref: str) -> Response:
         with self.state.lock:

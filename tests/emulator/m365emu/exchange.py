@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import base64
 import collections
+import json
 import math
 import re
 import threading
 import time
+import zlib
 from typing import TYPE_CHECKING, Any, Callable
 
 from .state import CAS_DEFAULTS, Tenant
@@ -35,9 +37,10 @@ MESSAGES = {
     # Real text of Get-/Set-Mailbox for an unknown identity.
     "not_found": ("ManagementObjectNotFoundException", "Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException",
                   "The operation couldn't be performed because object '{identity}' couldn't be found on '" + SERVER_NAME + "'."),
-    # *unconfirmed*: Remove-BlockedSenderAddress for an address that is not on the Restricted Users list.
+    # Remove-BlockedSenderAddress for an address that is not on the list (or with a -Reason that names no entry):
+    # the not-found every Remove- cmdlet gives (the wording of this cmdlet's own answer is *unconfirmed*).
     "not_blocked": ("ManagementObjectNotFoundException", "Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException",
-                    "The address '{address}' isn't blocked. Run Get-BlockedSenderAddress to see the blocked sender addresses."),
+                    "The operation couldn't be performed because object '{address}' couldn't be found on '" + SERVER_NAME + "'."),
     # *unconfirmed*: the tenant's unblock limit for this address has been reached.
     "limit": ("UnblockLimitExceededException", "Microsoft.Exchange.Management.Hygiene.UnblockLimitExceededException",
               "The address '{address}' can't be unblocked: the limit of {limit} unblocks for this sender has been reached. "
@@ -56,6 +59,13 @@ MESSAGES = {
     "bad_value": ("ParameterBindingException", "System.Management.Automation.ParameterBindingException",
                   "Cannot bind parameter '{name}'. {detail}"),
 }
+# Exchange's plain-text refusal beyond the tenant's concurrency limit (sent with 429 or another status).
+CONCURRENCY_REFUSAL = "You have reached the maximum number of concurrent requests per tenant. Please wait and try again."
+# The envelope's code for each status of a failed cmdlet.
+ENVELOPE_CODES = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 429: "TooManyRequests",
+                  500: "InternalServerError", 503: "ServiceUnavailable", 504: "GatewayTimeout"}
+# Roles whose holders may run the Set- cmdlets of recipients (Security Administrator may not).
+RECIPIENT_ROLES = ("Exchange Administrator", "Global Administrator")
 
 
 _OPATH_TERM = re.compile(r"^\s*(\w+)\s+-(eq|ne)\s+\$(null|true|false)\s*$", re.I)
@@ -85,34 +95,53 @@ def opath_filter(expression: str) -> Callable[[dict[str, Any]], bool]:
 
 
 class ExchangeError(Exception):
-    """An error answer in the adminapi shape."""
+    """An error answer in the adminapi shape. ``exc_type`` set: a failed cmdlet, whose detail names the type."""
 
     def __init__(self, status: int, code: str, message: str, exc_type: str = "", headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
-        self.exc_type = exc_type or "Microsoft.Exchange.Admin.OData.Core.ODataServiceException"
+        self.exc_type = exc_type
         self.headers = headers or {}
 
 
-def cmdlet_error(key: str, **fields: Any) -> ExchangeError:
-    """A 400 cmdlet error from ``MESSAGES``."""
-    code, exc_type, text = MESSAGES[key]
-    return ExchangeError(400, code, text.format(**fields), exc_type)
+def cmdlet_error(key: str, status: int = 400, **fields: Any) -> ExchangeError:
+    """A failed cmdlet from ``MESSAGES`` (400 unless told)."""
+    dummy, exc_type, text = MESSAGES[key]
+    return ExchangeError(status, ENVELOPE_CODES.get(status, "BadRequest"), text.format(**fields), exc_type)
 
 
-def error_body(err: ExchangeError, request_id: str) -> dict[str, Any]:
-    """The adminapi error shape; the text is repeated where the real service puts it."""
+def detail_message(err: ExchangeError, form: str) -> str:
+    """A failed cmdlet's ``details[].message``: ``pipe`` (``Ex<hex>|<type>|<text>``) or ``json`` (a JSON string)."""
+    if form == "json":
+        return json.dumps({"Message": err.message, "TypeName": err.exc_type, "InnerError": None})
+    code = "Ex%06X" % (zlib.crc32(err.exc_type.encode("utf-8")) & 0xFFFFFF)
+    return f"{code}|{err.exc_type}|{err.message}"
+
+
+def error_body(err: ExchangeError, request_id: str, form: str = "pipe") -> dict[str, Any]:
+    """The adminapi error shape. A failed cmdlet: the generic envelope ("Error executing cmdlet") with the type and
+    text in ``details[].message`` (``form``); other errors (token, routing, permission): their text as the message."""
+    if err.exc_type:
+        message = "Error executing cmdlet"
+        details = [{"code": "Context", "target": "", "message": detail_message(err, form)}]
+    else:
+        message = err.message
+        details = [{"code": "Client", "target": "", "message": err.message}]
     return {"error": {
         "code": err.code,
-        "message": err.message,
-        "details": [{"code": "Context", "target": "", "message": err.message}],
+        "message": message,
+        "details": details,
         "innererror": {
-            "message": err.message,
+            "message": message,
             "type": "Microsoft.Exchange.Admin.OData.Core.ODataServiceException",
             "@Microsoft.Exchange.Admin.OData.Core.ODataServiceException.requestId": request_id,
-            "internalException": {"message": err.message, "type": err.exc_type},
         },
     }}
+
+
+def text_response(status: int, text: str, headers: dict[str, str] | None = None) -> Response:
+    """A plain-text answer (the concurrency refusal)."""
+    return Response(status, text.encode("utf-8"), {"Content-Type": "text/plain; charset=utf-8", **(headers or {})})
 
 
 def fault_error(status: int, retry_after: str | None) -> ExchangeError:
@@ -120,7 +149,7 @@ def fault_error(status: int, retry_after: str | None) -> ExchangeError:
     headers = {"Retry-After": retry_after} if retry_after is not None else {}
     if status == 429:
         # *unconfirmed* wording.
-        return ExchangeError(429, "TooManyRequests", "The request was throttled. Try again later.", "Microsoft.Exchange.Throttling.ThrottledException", headers)
+        return ExchangeError(429, "TooManyRequests", "The request was throttled. Try again later.", headers=headers)
     if status == 503:
         return ExchangeError(503, "ServiceUnavailable", "The service is temporarily unavailable. Try again later.", headers=headers)
     if status == 504:
@@ -176,6 +205,8 @@ class ExchangeService:
     def __init__(self, emulator: "Emulator") -> None:
         self.emu = emulator
         self.throttle = Throttle()
+        self.turns = collections.Counter()
+        self.turns_lock = threading.Lock()
         self.cmdlets: dict[str, Callable[[Tenant, dict[str, Any], bool], tuple[list[dict[str, Any]], list[str]]]] = {
             "get-blockedsenderaddress": self.get_blocked,
             "remove-blockedsenderaddress": self.remove_blocked,
@@ -197,17 +228,39 @@ class ExchangeService:
             pass
         return request.header("x-cmdletname") or None
 
+    def reset(self) -> None:
+        """Forget the budget history and start the error forms' turns again."""
+        self.throttle.reset()
+        with self.turns_lock:
+            self.turns.clear()
+
+    def _turn(self, name: str, choices: list[Any]) -> Any:
+        with self.turns_lock:
+            index = self.turns[name]
+            self.turns[name] += 1
+        return choices[index % len(choices)]
+
     def respond(self, err: ExchangeError, request_id: str) -> Response:
-        """Serialise an error."""
+        """Serialise an error: a failed cmdlet's detail in the next form, a not-found with the next status."""
+        state = self.emu.state
+        form = "pipe"
+        if err.exc_type:
+            form = self._turn("form", state.exchange_error_forms)
+            if err.exc_type.endswith(".ManagementObjectNotFoundException"):
+                err.status = self._turn("not_found", state.exchange_not_found_statuses)
+                err.code = ENVELOPE_CODES[err.status]
         headers = {"request-id": request_id, **err.headers}
         if err.status == 401:
             headers["WWW-Authenticate"] = ('Bearer client_id="00000002-0000-0ff1-ce00-000000000000", '
                                            'trusted_issuers="00000001-0000-0000-c000-000000000000@*", '
                                            'token_types="app_asserted_user_v1 service_asserted_app_v1", error="invalid_token"')
-        return json_response(err.status, error_body(err, request_id), headers)
+        return json_response(err.status, error_body(err, request_id, form), headers)
 
-    def fault_response(self, status: int, retry_after: str | None) -> Response:
-        """An injected error in the adminapi shape."""
+    def fault_response(self, status: int, retry_after: str | None, refusal: str | None = None) -> Response:
+        """An injected error in the adminapi shape, or the plain-text concurrency refusal."""
+        if refusal == "concurrency":
+            headers = {"request-id": new_id(), **({"Retry-After": retry_after} if retry_after is not None else {})}
+            return text_response(status, CONCURRENCY_REFUSAL, headers)
         return self.respond(fault_error(status, retry_after), new_id())
 
     def admit(self, tenant_id: str | None) -> Response | None:
@@ -219,11 +272,12 @@ class ExchangeService:
         if reason is None:
             return None
         self.emu.journal.bump(f"exchange_throttled:{reason}")
+        if reason == "concurrency":
+            # Exchange's own plain text, with no Retry-After.
+            return text_response(429, CONCURRENCY_REFUSAL, {"request-id": new_id()})
         # *unconfirmed* wording.
-        text = ("Too many concurrent requests for this tenant. Retry after {s} second(s)." if reason == "concurrency"
-                else "The tenant's command budget is exhausted. Retry after {s} second(s).").format(s=retry)
-        return self.respond(ExchangeError(429, "TooManyRequests", text, "Microsoft.Exchange.Throttling.ThrottledException",
-                                          {"Retry-After": str(retry)}), new_id())
+        text = "The tenant's command budget is exhausted. Retry after {s} second(s).".format(s=retry)
+        return self.respond(ExchangeError(429, "TooManyRequests", text, headers={"Retry-After": str(retry)}), new_id())
 
     def release(self, tenant_id: str | None) -> None:
         """End of an admitted request."""
@@ -261,8 +315,9 @@ class ExchangeService:
                                                   "scenario. Please check online documentation for assigning correct Directory Roles "
                                                   "to Azure AD Application for EXO App-Only Authentication.")
         anchor = request.header("x-anchormailbox")
-        valid = {f"app:{ANCHOR_MAILBOX}@{ref}".lower() for ref in [tenant.id] + tenant.domains}
-        if anchor.lower() not in valid:
+        # Public clients send APP:SystemMailbox{...}@<tenant GUID>, some a domain or the UPN: form; none is lenient too.
+        valid = {f"{kind}:{ANCHOR_MAILBOX}@{ref}".lower() for kind in ("app", "upn") for ref in [tenant.id] + tenant.domains}
+        if anchor and anchor.lower() not in valid:
             raise ExchangeError(400, "ErrorIncorrectRoutingHint", f"The routing hint '{anchor}' in the X-AnchorMailbox header is not "
                                                                   "valid for this request.")
         try:
@@ -275,10 +330,15 @@ class ExchangeService:
         except (ValueError, KeyError, TypeError) as exc:
             raise ExchangeError(400, "BadRequest", "The request body must be {\"CmdletInput\":{\"CmdletName\":...,\"Parameters\":{...}}}.") from exc
         header_cmdlet = request.header("x-cmdletname")
-        if header_cmdlet.lower() != cmdlet.lower():
+        # The header is optional; when sent, it must name the body's cmdlet.
+        if header_cmdlet and header_cmdlet.lower() != cmdlet.lower():
             raise ExchangeError(400, "BadRequest", f"The X-CmdletName header '{header_cmdlet}' doesn't match the cmdlet '{cmdlet}' in the request body.")
         handler = self.cmdlets.get(cmdlet.lower())
         if handler is None:
+            raise cmdlet_error("unknown_cmdlet", cmdlet=cmdlet)
+        if cmdlet.lower() in ("set-mailbox", "set-casmailbox") and not token_has_role(claims, *RECIPIENT_ROLES):
+            # Exchange's role-based access leaves a cmdlet out of the session of an app whose roles lack it
+            # (Security Administrator lacks recipient management): the cmdlet is unknown to it. *unconfirmed* on this endpoint.
             raise cmdlet_error("unknown_cmdlet", cmdlet=cmdlet)
         what_if = any(k.lower() == "whatif" and v for k, v in params.items())
         with state.lock:
@@ -328,8 +388,11 @@ class ExchangeService:
 
     @staticmethod
     def _blocked_object(entry: dict[str, Any]) -> dict[str, Any]:
-        return {"SenderAddress": entry["SenderAddress"], "Reason": entry["Reason"],
-                "CreatedDatetime": iso_precise(entry["CreatedDatetime"]), "ChangedDatetime": iso_precise(entry["ChangedDatetime"]),
+        # Objects carry OData annotations of their own and of their properties' .NET types.
+        return {"@odata.type": "#Exchange.GenericHashTable",
+                "SenderAddress": entry["SenderAddress"], "Reason": entry["Reason"],
+                "CreatedDatetime@data.type": "System.DateTime", "CreatedDatetime": iso_precise(entry["CreatedDatetime"]),
+                "ChangedDatetime@data.type": "System.DateTime", "ChangedDatetime": iso_precise(entry["ChangedDatetime"]),
                 "TemporaryBlock": entry["TemporaryBlock"]}
 
     def get_blocked(self, tenant: Tenant, params: dict[str, Any], what_if: bool) -> tuple[list[dict[str, Any]], list[str]]:
@@ -342,11 +405,15 @@ class ExchangeService:
         return [self._blocked_object(e) for e in tenant.restricted.values()], []
 
     def remove_blocked(self, tenant: Tenant, params: dict[str, Any], what_if: bool) -> tuple[list[dict[str, Any]], list[str]]:
-        """Remove-BlockedSenderAddress -SenderAddress x [-Reason text]: counts unblocks against the tenant's limit."""
+        """Remove-BlockedSenderAddress -SenderAddress x [-Reason r]: counts unblocks against the tenant's limit.
+
+        ``-Reason`` names the entry's own Reason value (Microsoft's reference); any other text matches no entry."""
         args = self._params(params, ("SenderAddress", "Reason"), ("SenderAddress",))
         address = str(args["SenderAddress"])
         key = address.lower()
         if key not in tenant.restricted:
+            raise cmdlet_error("not_blocked", address=address)
+        if args.get("Reason") is not None and str(args["Reason"]) != tenant.restricted[key]["Reason"]:
             raise cmdlet_error("not_blocked", address=address)
         count = tenant.unblock_counts.get(key, 0)
         if tenant.unblock_limit >= 0 and count >= tenant.unblock_limit:
@@ -375,7 +442,9 @@ class ExchangeService:
         """The identity fields every mailbox object (Get-Mailbox, Get-CASMailbox) starts with."""
         alias = user.get("mailNickname") or user["userPrincipalName"].split("@")[0]
         primary = next((p.split(":", 1)[1] for p in user.get("proxyAddresses") or [] if p.startswith("SMTP:")), user.get("mail"))
-        return {"Identity": alias, "Name": alias, "DisplayName": user.get("displayName"), "PrimarySmtpAddress": primary,
+        return {"@odata.type": "#Exchange.GenericHashTable", "Identity@data.type": "Microsoft.Exchange.Data.Directory.ADObjectId",
+                "Identity": alias, "Name": alias, "DisplayName": user.get("displayName"),
+                "PrimarySmtpAddress@data.type": "Microsoft.Exchange.Data.SmtpAddress", "PrimarySmtpAddress": primary,
                 "ExternalDirectoryObjectId": user["id"]}
 
     def _mailbox_object(self, user: dict[str, Any]) -> dict[str, Any]:

@@ -26,6 +26,7 @@ class Decision:
     drop: bool = False
     expire_tokens: bool = False
     token_tenant: str | None = None
+    refusal: str | None = None
     fired: bool = False
 
 
@@ -57,6 +58,19 @@ class FaultRule:
         self.token_tenant = str(raw["token_tenant"]).strip() if raw.get("token_tenant") else None
         if self.token_tenant is not None and self.service != "token":
             raise FaultError("token_tenant applies to service 'token' only")
+        # "refusal": "concurrency" answers with Exchange's plain-text refusal for the tenant's concurrency limit,
+        # with the rule's status (429 unless given): the request is not run.
+        self.refusal = str(raw["refusal"]) if raw.get("refusal") else None
+        if self.refusal is not None:
+            if self.refusal != "concurrency" or self.service != "exchange":
+                raise FaultError("refusal must be 'concurrency' and applies to service 'exchange' only")
+            if self.status is None:
+                self.status = 429
+        # "every": N acts on every Nth matching request only (the Nth, the 2Nth, ...).
+        self.every = int(raw.get("every") or 1)
+        if self.every < 1:
+            raise FaultError("every must be 1 or more")
+        self.seen = 0
 
     def matches(self, service: str, tenant_keys: set[str], target: str, cmdlet: str | None) -> bool:
         """Whether the rule's selectors match (count and rate are judged separately)."""
@@ -120,6 +134,10 @@ class FaultEngine:
                 if rule.spare > 0:
                     rule.spare -= 1
                     continue
+                if rule.every > 1:
+                    rule.seen += 1
+                    if rule.seen % rule.every:
+                        continue
                 if rule.rate is not None and self.rng.random() >= rule.rate:
                     continue
                 acts(decision)
@@ -145,6 +163,7 @@ class FaultEngine:
             if status_ok:
                 target.status = rule.status
                 target.retry_after = rule.retry_after
+                target.refusal = rule.refusal
             if drop_ok:
                 target.drop = True
             if expire_ok:

@@ -1,7 +1,11 @@
-"""Request journal and counters. Entries never hold bodies, passwords, secrets or tokens."""
+"""Request journal and counters. Entries never hold bodies, passwords, secrets or tokens.
+
+A body is journaled only as its shape (:func:`shape`): field names and JSON type names, never a value.
+"""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections import Counter
@@ -11,10 +15,66 @@ from .wire import iso_precise
 
 # Benchmarks make ~100k requests; past this many entries the oldest half is dropped.
 MAX_ENTRIES = 1_000_000
+# Deeper than this a shape says "object" or "array": no request the collection sends nests so far.
+MAX_SHAPE_DEPTH = 12
+
+
+def shape(value: Any, depth: int = 0) -> Any:
+    """The shape of a parsed JSON value: names and types, never a value.
+
+    A scalar becomes its JSON type name (``string``, ``number``, ``boolean``, ``null``); an object becomes
+    ``{name: shape}``; an array becomes the list of its elements' distinct shapes, in first-seen order
+    (``[]`` when empty). ``{"passwordProfile": {"password": "..."}}`` is journaled as
+    ``{"passwordProfile": {"password": "string"}}``.
+    """
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, dict):
+        if depth >= MAX_SHAPE_DEPTH:
+            return "object"
+        return {str(k): shape(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        if depth >= MAX_SHAPE_DEPTH:
+            return "array"
+        out: list[Any] = []
+        for item in value:
+            item_shape = shape(item, depth + 1)
+            if item_shape not in out:
+                out.append(item_shape)
+        return out
+    return "string"
+
+
+def body_shape(raw: bytes) -> Any:
+    """The :func:`shape` of a JSON request body; None when there is no body or it is not JSON (a form, say)."""
+    if not raw:
+        return None
+    try:
+        return shape(json.loads(raw.decode("utf-8")))
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def cmdlet_parameters_shape(raw: bytes) -> Any:
+    """The :func:`shape` of an InvokeCommand body's ``CmdletInput.Parameters``; None when absent or malformed."""
+    body = body_shape(raw)
+    if not isinstance(body, dict) or not isinstance(body.get("CmdletInput"), dict):
+        return None
+    parameters = body["CmdletInput"].get("Parameters")
+    return parameters if isinstance(parameters, dict) else None
 
 
 class Journal:
     """Append-only list of small dicts with a contiguous ``seq`` starting at 1."""
+
+    # For the services that journal a body they have already parsed (``$batch`` items).
+    shape = staticmethod(shape)
 
     def __init__(self) -> None:
         self.lock = threading.Lock()

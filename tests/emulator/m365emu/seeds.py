@@ -35,6 +35,7 @@ from .testkeys import CONTOSO_CERT_KEY_PEM, CONTOSO_CERT_PEM, CONTOSO_EXPIRED_CE
 __all__ = [
     "CONTOSO_TENANT_ID", "CONTOSO_DOMAIN", "CONTOSO_INITIAL_DOMAIN", "CONTOSO_CLIENT_ID", "CONTOSO_SECRET",
     "CONTOSO_NOPERM_CLIENT_ID", "CONTOSO_NOPERM_SECRET", "CONTOSO_PRIVILEGED_CLIENT_ID", "CONTOSO_PRIVILEGED_SECRET",
+    "CONTOSO_NO_EXCHANGE_CLIENT_ID", "CONTOSO_NO_EXCHANGE_SECRET",
     "CONTOSO_CERT_KEY_PEM", "CONTOSO_CERT_PEM", "CONTOSO_CERT_THUMBPRINT", "CONTOSO_CERT_SHA256",
     "CONTOSO_EXPIRED_CERT_KEY_PEM", "CONTOSO_EXPIRED_CERT_PEM", "CONTOSO_FEDERATED_ISSUER", "CONTOSO_FEDERATED_SUBJECT",
     "FEDERATED_AUDIENCE", "EMULATOR_OIDC_ISSUER", "CONTOSO_OIDC_SUBJECT", "CONTOSO_OIDC_REQUEST_TOKEN",
@@ -57,6 +58,10 @@ CONTOSO_NOPERM_SECRET = "emu-secret-contoso-noperm-Hs3Pq8Zt"
 # Like the main app plus Privileged Authentication Administrator: may reset admins' passwords.
 CONTOSO_PRIVILEGED_CLIENT_ID = "c81f5a2e-4d3b-4b7a-9e6c-2a1d0f9e8b7c"
 CONTOSO_PRIVILEGED_SECRET = "emu-secret-contoso-priv-Mv6Rn2Kd"
+# Like the main app (Graph permissions, Exchange Administrator and User Administrator) but without the Exchange.ManageAsApp
+# application permission: every Exchange Online call gets 403.
+CONTOSO_NO_EXCHANGE_CLIENT_ID = "4e8a2c61-7b3d-4f59-a0c2-6d1e9b7f3a84"
+CONTOSO_NO_EXCHANGE_SECRET = "emu-secret-contoso-noexo-Tq7Wb3Nc"
 CONTOSO_CERT_THUMBPRINT, CONTOSO_CERT_SHA256 = thumbprints(CONTOSO_CERT_PEM)
 CONTOSO_FEDERATED_ISSUER = "https://token.actions.githubusercontent.com"
 CONTOSO_FEDERATED_SUBJECT = "repo:m365ops/remediation:ref:refs/heads/main"
@@ -77,7 +82,8 @@ NORTHWIND_DOMAIN = "northwind.com"
 NORTHWIND_CLIENT_ID = "7f9a1b3c-5d6e-4f80-9a1b-3c5d7e9f1a30"
 NORTHWIND_SECRET = "emu-secret-northwind-Bq4Lx7Wm2Gs"
 
-SECRETS = (CONTOSO_SECRET, CONTOSO_NOPERM_SECRET, CONTOSO_PRIVILEGED_SECRET, FABRIKAM_SECRET, NORTHWIND_SECRET)
+SECRETS = (CONTOSO_SECRET, CONTOSO_NOPERM_SECRET, CONTOSO_PRIVILEGED_SECRET, CONTOSO_NO_EXCHANGE_SECRET, FABRIKAM_SECRET,
+           NORTHWIND_SECRET)
 RESTRICTED_AT = "2026-11-20T08:00:00Z"
 OLD_CHANGE = "2026-06-01T00:00:00Z"
 UNBLOCK_LIMIT = 3
@@ -198,6 +204,8 @@ def _contoso() -> dict[str, Any]:
             _app(CONTOSO_NOPERM_CLIENT_ID, CONTOSO_NOPERM_SECRET, "no-permissions", [], permissions=False),
             _app(CONTOSO_PRIVILEGED_CLIENT_ID, CONTOSO_PRIVILEGED_SECRET, "m365ops-remediation-privileged",
                  ["Exchange Administrator", "User Administrator", "Privileged Authentication Administrator"]),
+            dict(_app(CONTOSO_NO_EXCHANGE_CLIENT_ID, CONTOSO_NO_EXCHANGE_SECRET, "m365ops-remediation-no-exchange",
+                      ["Exchange Administrator", "User Administrator"]), exchange_permissions=[]),
         ],
         "users": [
             _user("rob@contoso.com", "Rob Miller", aliases=("robert@contoso.com",),

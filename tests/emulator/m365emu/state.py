@@ -47,6 +47,11 @@ WELL_KNOWN_FOLDERS = (("inbox", "Inbox"), ("drafts", "Drafts"), ("sentitems", "S
                       ("conversationhistory", "Conversation History"), (None, "RSS Feeds"))
 # The password method's fixed id in Graph; it is always there and cannot be deleted.
 PASSWORD_METHOD_ID = "28c10230-6103-485e-b985-444c60001490"
+PASSWORD_METHOD_TYPE = "#microsoft.graph.passwordAuthenticationMethod"
+# Methods that cannot be a user's default sign-in method (e-mail serves password reset only; a Temporary Access Pass is
+# short-lived), besides the password.
+NOT_DEFAULT_TYPES = (PASSWORD_METHOD_TYPE, "#microsoft.graph.emailAuthenticationMethod",
+                     "#microsoft.graph.temporaryAccessPassAuthenticationMethod")
 
 # Cheap on purpose: the benchmark resets 10,000 passwords on the machine it measures, where 1,000 rounds of
 # PBKDF2 cost 2.5 s of its CPU; the point is only that the clear text is never kept.
@@ -208,14 +213,30 @@ def _user_from_seed(raw: dict[str, Any], tenant_domain: str) -> dict[str, Any]:
         user["mailbox"] = mailbox
         user["mailFolders"] = _folders_from_seed(user["id"], raw.get("mailFolders") or [])
         user["messageRules"] = [_rule_from_seed(r, i) for i, r in enumerate(raw.get("messageRules") or [])]
-    methods = [{"@odata.type": "#microsoft.graph.passwordAuthenticationMethod", "id": PASSWORD_METHOD_ID, "password": None,
+    methods = [{"@odata.type": PASSWORD_METHOD_TYPE, "id": PASSWORD_METHOD_ID, "password": None,
                 "createdDateTime": None}]
     methods += [dict(m) for m in raw.get("authenticationMethods") or [] if m.get("id") != PASSWORD_METHOD_ID]
     for method in methods:
         if not str(method.get("@odata.type", "")).startswith("#microsoft.graph.") or not method.get("id"):
             raise SeedError("every authentication method needs an @odata.type (#microsoft.graph....) and an id")
     user["authenticationMethods"] = methods
+    user["defaultMethodId"] = _default_method(raw, methods)
     return user
+
+
+def _default_method(raw: dict[str, Any], methods: list[dict[str, Any]]) -> str | None:
+    """The id of the user's default sign-in (MFA) method: the seed's ``defaultMethodId`` (null: none), else the first
+    multifactor method listed. Graph v1.0 does not show it; it only decides which method cannot be deleted."""
+    mfa = [m["id"] for m in methods if m["@odata.type"] not in NOT_DEFAULT_TYPES]
+    if "defaultMethodId" not in raw:
+        return mfa[0] if mfa else None
+    wanted = raw["defaultMethodId"]
+    if wanted is None:
+        return None
+    match = next((i for i in mfa if i.lower() == str(wanted).lower()), None)
+    if match is None:
+        raise SeedError(f"defaultMethodId {wanted!r} is not one of the user's multifactor methods")
+    return match
 
 
 def folder_id(user_id: str, name: str) -> str:
@@ -312,6 +333,11 @@ class State:
         exchange = seed.get("exchange") or {}
         self.exchange_concurrency = int(exchange.get("concurrency_per_tenant", 8))
         self.exchange_budget = int(exchange.get("budget_per_10s", 400))
+        # How failed cmdlets answer, in turn: the form of details[].message, and the status of a not-found.
+        self.exchange_error_forms = [str(f) for f in exchange.get("error_forms") or ("pipe", "json")]
+        self.exchange_not_found_statuses = [int(s) for s in exchange.get("not_found_statuses") or (404, 404, 500)]
+        if set(self.exchange_error_forms) - {"pipe", "json"} or set(self.exchange_not_found_statuses) - {400, 404, 500}:
+            raise SeedError("exchange.error_forms takes pipe/json, exchange.not_found_statuses 400/404/500")
 
     def resolve(self, ref: str) -> Tenant | None:
         """A tenant by id (GUID) or verified domain, case-insensitive."""

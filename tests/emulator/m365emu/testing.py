@@ -155,6 +155,10 @@ class EmulatorProcess:
         """Replace the fault rules."""
         return self._call("POST", "faults", {"faults": faults})["faults"]
 
+    def faults(self) -> list[dict[str, Any]]:
+        """The fault rules as set, each with its ``remaining`` count."""
+        return self._call("GET", "faults")["faults"]
+
     def clear_faults(self) -> None:
         """Remove every fault rule."""
         self._call("DELETE", "faults")

@@ -129,6 +129,69 @@ def test_list_and_delete_auth_methods(emulator, client, token):
     assert seeds.ROB_ATTACKER_AUTHENTICATOR_ID not in left and len(left) == 3
 
 
+DEFAULT_REFUSAL = "Cannot delete default method with other methods configured. Please change default method before deletion."
+PHONE = f"{METHODS}/phoneMethods/{seeds.ROB_PHONE_METHOD_ID}"
+OLD_APP = f"{METHODS}/microsoftAuthenticatorMethods/{seeds.ROB_OLD_AUTHENTICATOR_ID}"
+ATTACKER_APP = f"{METHODS}/microsoftAuthenticatorMethods/{seeds.ROB_ATTACKER_AUTHENTICATOR_ID}"
+
+
+def test_default_method_goes_last(emulator, client, token):
+    """Rob's phone, his first multifactor method, is his default: deletable only once it is his last method."""
+    mark = emulator.mark()
+    resp = client.graph("DELETE", PHONE, token)
+    assert resp.status_code == 400
+    assert (resp.json()["error"]["code"], resp.json()["error"]["message"]) == ("badRequest", DEFAULT_REFUSAL)
+    # In $batch too: the phone first fails, the authenticators go.
+    answers = client.graph("POST", "/$batch", token, json={"requests": [
+        {"id": "1", "method": "DELETE", "url": PHONE}, {"id": "2", "method": "DELETE", "url": OLD_APP},
+        {"id": "3", "method": "DELETE", "url": ATTACKER_APP}]}).json()["responses"]
+    assert {a["id"]: a["status"] for a in answers} == {"1": 400, "2": 204, "3": 204}
+    assert client.graph("DELETE", PHONE, token).status_code == 204
+    left = client.graph("GET", f"{METHODS}/methods", token).json()["value"]
+    assert [m["id"] for m in left] == [seeds.PASSWORD_METHOD_ID]
+    user = next(u for u in emulator.state(T)["users"] if u["id"] == ROB)
+    assert user["defaultMethodId"] is None
+    assert [w["status"] for w in emulator.writes(mark)] == [400, 400, 204, 204, 204]
+
+
+@pytest.mark.parametrize("default, refused", [(seeds.ROB_ATTACKER_AUTHENTICATOR_ID, ATTACKER_APP), (None, None)])
+def test_default_method_from_the_seed(emulator, client, default, refused):
+    seed = seeds.test_seed()
+    rob = next(u for u in seed["tenants"][0]["users"] if u["id"] == ROB)
+    rob["defaultMethodId"] = default
+    emulator.reset(seed)
+    token = client.token(T, seeds.CONTOSO_CLIENT_ID, seeds.CONTOSO_SECRET)
+    assert client.graph("DELETE", PHONE, token).status_code == 204
+    if refused:
+        assert client.graph("DELETE", refused, token).status_code == 400
+        assert client.graph("DELETE", OLD_APP, token).status_code == 204
+    assert client.graph("DELETE", ATTACKER_APP, token).status_code == 204
+
+
+def test_default_method_must_be_a_multifactor_method(emulator):
+    from m365emu.state import SeedError, tenant_from_seed
+    seed = seeds.test_seed()
+    rob = next(u for u in seed["tenants"][0]["users"] if u["id"] == ROB)
+    rob["defaultMethodId"] = seeds.PASSWORD_METHOD_ID
+    with pytest.raises(SeedError):
+        tenant_from_seed(seed["tenants"][0])
+
+
+def test_odata_annotations_on_methods(client, token):
+    """@odata.type on every item of the polymorphic /methods collection, none under a typed segment; @odata.context always."""
+    listed = client.graph("GET", f"{METHODS}/methods", token).json()
+    assert listed["@odata.context"].endswith(f"#users('{ROB}')/authentication/methods")
+    assert all(m["@odata.type"].startswith("#microsoft.graph.") for m in listed["value"])
+    one = client.graph("GET", f"{METHODS}/methods/{seeds.ROB_PHONE_METHOD_ID}", token).json()
+    assert one["@odata.type"] == "#microsoft.graph.phoneAuthenticationMethod" and one["@odata.context"].endswith("/methods/$entity")
+    phones = client.graph("GET", f"{METHODS}/phoneMethods", token).json()
+    assert phones["@odata.context"].endswith("/authentication/phoneMethods") and "@odata.type" not in phones["value"][0]
+    phone = client.graph("GET", PHONE, token).json()
+    assert "@odata.type" not in phone and phone["phoneType"] == "mobile" and phone["@odata.context"].endswith("/phoneMethods/$entity")
+    rules = client.graph("GET", RULES, token).json()
+    assert "@odata.context" in rules and not any("@odata.type" in r for r in rules["value"])
+
+
 def test_auth_methods_permissions(client, noperm):
     resp = client.graph("GET", f"{METHODS}/methods", noperm)
     assert resp.status_code == 403 and _code(resp) == "accessDenied"
@@ -156,9 +219,9 @@ def test_cas_mailbox(emulator, client):
     resp = client.exchange(T, exo, "Set-CASMailbox", {"Identity": "rob@contoso.com", "PopEnabled": False})
     assert "no settings" in resp.json()["@adminapi.warnings"][0]
     resp = client.exchange(T, exo, "Set-CASMailbox", {"Identity": "rob@contoso.com", "PopEnabled": "no"})
-    assert resp.status_code == 400 and resp.json()["error"]["code"] == "ParameterBindingException"
+    assert resp.status_code == 400 and "ParameterBindingException" in resp.json()["error"]["details"][0]["message"]
     resp = client.exchange(T, exo, "Set-CASMailbox", {"Identity": "nobody@contoso.com", "PopEnabled": False})
-    assert resp.status_code == 400 and resp.json()["error"]["code"] == "ManagementObjectNotFoundException"
+    assert resp.status_code == 404 and "ManagementObjectNotFoundException" in resp.json()["error"]["details"][0]["message"]
     assert [w["cmdlet"] for w in emulator.writes(mark)] == ["Set-CASMailbox"] * 4
     assert len(client.exchange(T, exo, "Get-CASMailbox").json()["value"]) == 8
     assert emulator.state(T)["mailboxes"]["rob@contoso.com"]["PopEnabled"] is False

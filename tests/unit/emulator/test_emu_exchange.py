@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from m365emu import seeds
+from m365emu import exchange, seeds
 from m365emu.client import EXCHANGE_RESOURCE, EmuClient
 
 T = seeds.CONTOSO_TENANT_ID
@@ -23,8 +24,18 @@ def token(client):
 
 
 def _err(resp):
+    """``(kind, text)``: a failed cmdlet's exception type (short) and text, read from either detail form; else the
+    envelope's code and message."""
     error = resp.json()["error"]
-    assert error["details"][0]["message"] and error["innererror"]["internalException"]["message"]
+    detail = error["details"][0]["message"]
+    assert detail
+    if error["message"] == "Error executing cmdlet":
+        if detail.startswith("{"):
+            data = json.loads(detail)
+            return data["TypeName"].rsplit(".", 1)[-1], data["Message"]
+        code, exc_type, text = detail.split("|", 2)
+        assert code.startswith("Ex")
+        return exc_type.rsplit(".", 1)[-1], text
     return error["code"], error["message"]
 
 
@@ -45,13 +56,16 @@ def test_get_blocked_sender(client, token):
 
 def test_remove_and_limit(emulator, client, token):
     mark = emulator.mark()
-    resp = client.exchange(T, token, "Remove-BlockedSenderAddress", {"SenderAddress": "Rob@Contoso.com", "Reason": "remediated"})
+    resp = client.exchange(T, token, "Remove-BlockedSenderAddress", {"SenderAddress": "Rob@Contoso.com"})
     assert resp.status_code == 200 and resp.json()["value"] == []
     assert client.exchange(T, token, "Get-BlockedSenderAddress", {"SenderAddress": "rob@contoso.com"}).json()["value"] == []
     resp = client.exchange(T, token, "Remove-BlockedSenderAddress", {"SenderAddress": "rob@contoso.com"})
-    assert resp.status_code == 400 and "isn't blocked" in _err(resp)[1]
+    assert resp.status_code == 404 and _err(resp) == (
+        "ManagementObjectNotFoundException", f"The operation couldn't be performed because object 'rob@contoso.com' couldn't be found on "
+                                             f"'{exchange.SERVER_NAME}'.")
+    assert resp.json()["error"]["code"] == "NotFound"
     writes = emulator.writes(mark)
-    assert [(w["cmdlet"], w["status"]) for w in writes] == [("Remove-BlockedSenderAddress", 200), ("Remove-BlockedSenderAddress", 400)]
+    assert [(w["cmdlet"], w["status"]) for w in writes] == [("Remove-BlockedSenderAddress", 200), ("Remove-BlockedSenderAddress", 404)]
     resp = client.exchange(T, token, "Remove-BlockedSenderAddress", {"SenderAddress": "gina@contoso.com"})
     assert resp.status_code == 400
     code, message = _err(resp)
@@ -87,12 +101,14 @@ def test_mailbox_forwarding(client, token):
     again = client.exchange(T, token, "Set-Mailbox", {"Identity": "rob@contoso.com", "ForwardingSmtpAddress": None})
     assert again.json()["@adminapi.warnings"]
     resp = client.exchange(T, token, "Get-Mailbox", {"Identity": "nobody@contoso.com"})
-    assert resp.status_code == 400 and "couldn't be found" in _err(resp)[1]
+    assert resp.status_code == 404 and "couldn't be found" in _err(resp)[1]
 
 
 def test_errors(client, token):
     resp = client.exchange(T, token, "Get-Mailbox", {"Identity": "rob"}, headers={"X-AnchorMailbox": "UPN:rob@contoso.com"})
     assert resp.status_code == 400 and _err(resp)[0] == "ErrorIncorrectRoutingHint"
+    other = f"APP:SystemMailbox{{bb558c35-97f1-4cb9-8ff7-d53741dc928c}}@{seeds.FABRIKAM_TENANT_ID}"
+    assert client.exchange(T, token, "Get-Mailbox", {"Identity": "rob"}, headers={"X-AnchorMailbox": other}).status_code == 400
     resp = client.exchange(T, token, "Get-Mailbox", {"Identity": "rob"}, headers={"X-CmdletName": "Set-Mailbox"})
     assert resp.status_code == 400
     resp = client.exchange(T, token, "Get-Nothing")
@@ -154,3 +170,69 @@ def test_budget_throttle(emulator, client, token):
     assert _err(statuses[-1])[0] == "TooManyRequests"
     fab = client.token(seeds.FABRIKAM_TENANT_ID, seeds.FABRIKAM_CLIENT_ID, seeds.FABRIKAM_SECRET, EXCHANGE_RESOURCE)
     assert client.exchange(seeds.FABRIKAM_TENANT_ID, fab, "Get-Mailbox").status_code == 200
+
+
+def test_error_forms_and_not_found_statuses_take_turns(emulator, client, token):
+    """A failed cmdlet names its type in details[].message, in the pipe form and the JSON form in turn; a not-found
+    answers 404, 404, then 500."""
+    answers = [client.exchange(T, token, "Get-Mailbox", {"Identity": "nobody@contoso.com"}) for dummy in range(4)]
+    assert [a.status_code for a in answers] == [404, 404, 500, 404]
+    assert [a.json()["error"]["code"] for a in answers] == ["NotFound", "NotFound", "InternalServerError", "NotFound"]
+    details = [a.json()["error"]["details"][0]["message"] for a in answers]
+    assert details[0].startswith("Ex") and "|Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException|" in details[0]
+    assert json.loads(details[1])["TypeName"] == "Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException"
+    assert {_err(a) for a in answers} == {("ManagementObjectNotFoundException",
+                                           f"The operation couldn't be performed because object 'nobody@contoso.com' couldn't be found "
+                                           f"on '{exchange.SERVER_NAME}'.")}
+    seed = seeds.test_seed()
+    seed["exchange"].update(error_forms=["json"], not_found_statuses=[500])
+    emulator.reset(seed)
+    token = client.token(T, seeds.CONTOSO_CLIENT_ID, seeds.CONTOSO_SECRET, EXCHANGE_RESOURCE)
+    resp = client.exchange(T, token, "Remove-BlockedSenderAddress", {"SenderAddress": "carl@contoso.com"})
+    assert resp.status_code == 500 and resp.json()["error"]["details"][0]["message"].startswith("{")
+
+
+def test_reason_names_the_entry(emulator, client, token):
+    """-Reason is the entry's own Reason value: a note of the admin's matches no entry, the entry's value does."""
+    resp = client.exchange(T, token, "Remove-BlockedSenderAddress", {"SenderAddress": "rob@contoso.com", "Reason": "password reset"})
+    assert resp.status_code in (404, 500) and _err(resp)[0] == "ManagementObjectNotFoundException"
+    assert any(r["SenderAddress"] == "rob@contoso.com" for r in emulator.state(T)["restricted"])
+    resp = client.exchange(T, token, "Remove-BlockedSenderAddress", {"SenderAddress": "rob@contoso.com", "Reason": seeds.OUTBOUND_SPAM_REASON})
+    assert resp.status_code == 200
+
+
+def test_objects_carry_annotations(client, token):
+    (entry,) = client.exchange(T, token, "Get-BlockedSenderAddress", {"SenderAddress": "rob@contoso.com"}).json()["value"]
+    assert entry["@odata.type"] and entry["CreatedDatetime@data.type"] == "System.DateTime"
+    (box,) = client.exchange(T, token, "Get-Mailbox", {"Identity": "rob@contoso.com"}).json()["value"]
+    assert box["@odata.type"] and "Identity@data.type" in box
+
+
+def test_lenient_headers(client, token):
+    """X-CmdletName may be left out; the anchor may name the tenant by GUID or domain, as APP: or UPN:."""
+    assert client.exchange(T, token, "Get-Mailbox", {"Identity": "rob"}, headers={"X-CmdletName": None}).status_code == 200
+    for anchor in (f"APP:SystemMailbox{{bb558c35-97f1-4cb9-8ff7-d53741dc928c}}@{T}",
+                   "APP:SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}@contoso.com",
+                   "UPN:SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}@contoso.onmicrosoft.com"):
+        assert client.exchange(T, token, "Get-Mailbox", {"Identity": "rob"}, headers={"X-AnchorMailbox": anchor}).status_code == 200
+
+
+def test_security_administrator_may_unblock_but_not_set_mailboxes(emulator, client):
+    seed = seeds.test_seed()
+    seed["tenants"][0]["apps"][0]["directory_roles"] = ["Security Administrator", "User Administrator"]
+    emulator.reset(seed)
+    token = client.token(T, seeds.CONTOSO_CLIENT_ID, seeds.CONTOSO_SECRET, EXCHANGE_RESOURCE)
+    for cmdlet in ("Set-Mailbox", "Set-CASMailbox"):
+        resp = client.exchange(T, token, cmdlet, {"Identity": "rob@contoso.com"})
+        assert resp.status_code == 400 and _err(resp)[0] == "CommandNotFoundException"
+    assert client.exchange(T, token, "Remove-BlockedSenderAddress", {"SenderAddress": "rob@contoso.com"}).status_code == 200
+
+
+def test_concurrency_refusal_fault(emulator, client, token):
+    """The plain-text refusal on every third Exchange request, with the rule's status; journaled as a refusal."""
+    emulator.set_faults([{"service": "exchange", "refusal": "concurrency", "every": 3, "status": 500}])
+    mark = emulator.mark()
+    answers = [client.exchange(T, token, "Get-BlockedSenderAddress", {"SenderAddress": "rob@contoso.com"}) for dummy in range(6)]
+    assert [a.status_code for a in answers] == [200, 200, 500, 200, 200, 500]
+    assert answers[2].text == exchange.CONCURRENCY_REFUSAL and answers[2].headers["Content-Type"].startswith("text/plain")
+    assert [e.get("refusal") for e in emulator.journal(mark)] == [None, None, "concurrency", None, None, "concurrency"]

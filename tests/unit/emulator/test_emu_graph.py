@@ -110,6 +110,49 @@ def test_synced_admin_and_permissions(client, token):
         assert resp.status_code == 403 and _error(resp)[0] == "Authorization_RequestDenied"
 
 
+def _seed_with_main_app(permissions=None, roles=None):
+    seed = seeds.test_seed()
+    app = seed["tenants"][0]["apps"][0]
+    if permissions is not None:
+        app["graph_permissions"] = permissions
+    if roles is not None:
+        app["directory_roles"] = roles
+    return seed
+
+
+@pytest.mark.parametrize("permissions, roles", [
+    # User.ReadWrite.All does not cover passwordProfile, Directory.ReadWrite.All does not reset passwords.
+    (["User.Read.All", "User.ReadWrite.All", "Directory.ReadWrite.All"], ["Exchange Administrator", "User Administrator"]),
+    # The permission alone, without at least the User Administrator role.
+    (["User.Read.All", "User-PasswordProfile.ReadWrite.All"], ["Exchange Administrator"]),
+    (["User.Read.All", "User-PasswordProfile.ReadWrite.All"], ["Exchange Administrator", "Helpdesk Administrator"]),
+])
+def test_password_reset_needs_permission_and_role(emulator, client, permissions, roles):
+    emulator.reset(_seed_with_main_app(permissions, roles))
+    token = client.token(seeds.CONTOSO_TENANT_ID, seeds.CONTOSO_CLIENT_ID, seeds.CONTOSO_SECRET)
+    body = {"passwordProfile": {"password": STRONG, "forceChangePasswordNextSignIn": True}}
+    resp = client.graph("PATCH", "/users/ann@contoso.com", token, json=body)
+    assert resp.status_code == 403
+    assert _error(resp) == ("Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
+    item = client.graph("POST", "/$batch", token, json={"requests": [
+        {"id": "1", "method": "PATCH", "url": "/users/ann@contoso.com", "headers": {"Content-Type": "application/json"}, "body": body}]}
+    ).json()["responses"][0]
+    assert item["status"] == 403 and item["body"]["error"]["message"] == "Insufficient privileges to complete the operation."
+    ann = next(u for u in emulator.state("contoso.com")["users"] if u["userPrincipalName"] == "ann@contoso.com")
+    assert ann["passwordSetByGraph"] is False and ann["lastPasswordChangeDateTime"] == seeds.OLD_CHANGE
+
+
+@pytest.mark.parametrize("roles", [["User Administrator"], ["Privileged Authentication Administrator"], ["Global Administrator"]])
+def test_password_reset_roles_that_suffice(emulator, client, roles):
+    emulator.reset(_seed_with_main_app(["User.Read.All", "User-PasswordProfile.ReadWrite.All"], roles))
+    token = client.token(seeds.CONTOSO_TENANT_ID, seeds.CONTOSO_CLIENT_ID, seeds.CONTOSO_SECRET)
+    assert client.graph("PATCH", "/users/ann@contoso.com", token, json={"passwordProfile": {"password": STRONG}}).status_code == 204
+    # Other properties do not need the role: accountEnabled needs its own permission only.
+    emulator.reset(_seed_with_main_app(["User.Read.All", "User.EnableDisableAccount.All"], []))
+    token = client.token(seeds.CONTOSO_TENANT_ID, seeds.CONTOSO_CLIENT_ID, seeds.CONTOSO_SECRET)
+    assert client.graph("PATCH", "/users/ann@contoso.com", token, json={"accountEnabled": False}).status_code == 204
+
+
 def test_account_enabled_and_revoke(emulator, client, token):
     assert client.graph("PATCH", "/users/ann@contoso.com", token, json={"accountEnabled": False}).status_code == 204
     resp = client.graph("POST", "/users/ann@contoso.com/revokeSignInSessions", token)

@@ -9,7 +9,8 @@ import requests
 from m365emu import seeds
 
 from ansible_collections.m365ops.remediation.plugins.module_utils.errors import M365Error
-from ansible_collections.m365ops.remediation.plugins.module_utils.exchange import ExchangeClient, ExchangeResult, exchange_error
+from ansible_collections.m365ops.remediation.plugins.module_utils.exchange import (
+    NOT_FOUND, ExchangeClient, ExchangeResult, error_kind, exchange_error)
 
 TENANT = seeds.CONTOSO_TENANT_ID
 
@@ -44,7 +45,7 @@ def test_paging_posts_the_same_body_to_next_link(emulator, transport, credential
 
 
 def test_remove_and_warning(emulator, exchange):
-    exchange.remove_blocked_sender("rob@contoso.com", reason="password reset, sessions revoked")
+    exchange.remove_blocked_sender("rob@contoso.com")
     assert "rob@contoso.com" not in listed(emulator)
     # The last unblock allowed comes with a warning.
     seed = seeds.test_seed()
@@ -61,17 +62,27 @@ def test_failed_removal_is_not_retried(emulator, exchange, sleeps):
     with pytest.raises(M365Error) as info:
         exchange.remove_blocked_sender("gina@contoso.com")
     err = info.value
-    assert (err.service, err.status, err.code) == ("exchange", 400, "UnblockLimitExceededException")
-    assert "limit" in err.message and err.request_id
+    assert (err.service, err.status, err.code) == ("exchange", 400, "BadRequest")
+    assert err.exception_type == "Microsoft.Exchange.Management.Hygiene.UnblockLimitExceededException"
+    assert "limit" in err.message and err.request_id and "|" not in err.message
     assert len(invocations(emulator, cmdlet="Remove-BlockedSenderAddress")) == 1
     assert sleeps.calls == []
 
 
-def test_error_message_comes_from_details(exchange):
+@pytest.mark.parametrize("form", ["pipe", "json"])
+@pytest.mark.parametrize("status", [404, 500])
+def test_error_type_and_clean_text_from_either_detail_form(emulator, exchange, form, status):
+    seed = seeds.test_seed()
+    seed["exchange"].update(error_forms=[form], not_found_statuses=[status])
+    emulator.reset(seed)
     with pytest.raises(M365Error) as info:
         exchange.remove_blocked_sender("carl@contoso.com")
-    assert info.value.code == "ManagementObjectNotFoundException"
-    assert "isn't blocked" in info.value.message
+    err = info.value
+    assert err.status == status and err.code == ("NotFound" if status == 404 else "InternalServerError")
+    assert err.exception_type == "Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException"
+    assert err.message.startswith("The operation couldn't be performed because object 'carl@contoso.com' couldn't be found")
+    assert error_kind(err) == NOT_FOUND
+    assert str(err).startswith("[exchange ManagementObjectNotFoundException HTTP %d] The operation" % status)
 
 
 @pytest.mark.parametrize("fault", [{"status": 504}, {"drop": True}, {"status": 500}])
@@ -161,3 +172,35 @@ def test_exchange_error_rule(body, headers, message, request_id):
     assert len(err.message) <= 220
     assert err.request_id == request_id
     assert err.status == 502 and err.service == "exchange"
+
+
+@pytest.mark.parametrize("status", [429, 500, 400])
+def test_the_plain_text_concurrency_refusal_is_waited_out_even_for_a_removal(emulator, exchange, transport, sleeps, status):
+    """Exchange's plain-text refusal, whatever its status, was not run: the removal is sent again, once it is
+    admitted it runs exactly once, and the refusal counts as throttling."""
+    emulator.set_faults([{"service": "exchange", "refusal": "concurrency", "status": status, "count": 2}])
+    exchange.remove_blocked_sender("rob@contoso.com")
+    calls = invocations(emulator, cmdlet="Remove-BlockedSenderAddress")
+    assert [(c["status"], c.get("refusal")) for c in calls] == [(status, "concurrency"), (status, "concurrency"), (200, None)]
+    assert emulator.state(seeds.CONTOSO_TENANT_ID)["unblock_counts"]["rob@contoso.com"] == 1
+    assert transport.stats["throttled"] == 2 and len(sleeps.calls) == 2
+
+
+def test_the_concurrency_refusal_lowers_the_adaptive_limit(emulator, exchange, transport, sleeps):
+    limit = transport.limit("exchange", maximum=8, start=8)
+    emulator.set_faults([{"service": "exchange", "refusal": "concurrency", "status": 500, "count": 1}])
+    exchange.get_blocked_sender("rob@contoso.com")
+    assert limit.limit == 4
+
+
+def test_the_anchor_names_the_tenant_by_the_token_guid(emulator, transport, credential):
+    """Given a domain, the client still anchors on the tenant GUID the token carries."""
+    client = ExchangeClient(transport, credential, seeds.CONTOSO_DOMAIN, emulator.base_url)
+    token = credential.get_token(client.resource)
+    assert client.headers("Get-Mailbox", token)["X-AnchorMailbox"].endswith("@" + seeds.CONTOSO_TENANT_ID)
+    assert client.get_blocked_sender("rob@contoso.com")
+
+
+def test_annotation_keys_never_reach_the_caller(exchange):
+    (entry,) = exchange.get_blocked_sender("rob@contoso.com")
+    assert entry["SenderAddress"] == "rob@contoso.com" and not any("@" in k for k in entry)

@@ -63,7 +63,17 @@ def test_restricted_entry_shape():
                                   'TemporaryBlock': 'False'})
     assert entry == {'address': 'rob@contoso.com', 'created': '2026-11-20T08:00:00Z', 'changed': None,
                      'temporary_block': False, 'reason': 'OutboundSpamPercent=90',
-                     'reason_details': {'OutboundSpamPercent': '90'}}
+                     'reason_details': {'OutboundSpamPercent': '90'}, 'message_trace_id': None}
+
+
+def test_reason_key_value_pairs_keep_the_message_trace_id():
+    reason = 'OutboundSpamLast24Hours=412; Last Spam Message MessagetraceId:7f3c2a1b-7d4e-4b8a-9c0d-1e2f3a4b5c60;At=2026-11-20T08:00'
+    details = rem.parse_reason(reason)
+    assert details == {'OutboundSpamLast24Hours': '412', 'Last Spam Message MessagetraceId': '7f3c2a1b-7d4e-4b8a-9c0d-1e2f3a4b5c60',
+                       'At': '2026-11-20T08:00'}
+    entry = rem.restricted_entry({'SenderAddress': 'rob@contoso.com', 'Reason': reason, '@odata.type': '#Exchange.GenericHashTable'})
+    assert entry['message_trace_id'] == '7f3c2a1b-7d4e-4b8a-9c0d-1e2f3a4b5c60'
+    assert not any('@' in k for k in entry)
 
 
 @given(st.text())

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from ansible_collections.m365ops.remediation.plugins.module_utils.auth import EXCHANGE_RESOURCE, resource_for, token_tenant_id
+from ansible_collections.m365ops.remediation.plugins.module_utils.auth import (
+    EXCHANGE_RESOURCE, is_tenant_guid, resource_for, token_tenant_id)
 from ansible_collections.m365ops.remediation.plugins.module_utils.errors import M365Error
 from ansible_collections.m365ops.remediation.plugins.module_utils.transport import response_json
 
@@ -57,8 +58,8 @@ def _key(mapping: dict[str, Any], name: str) -> Any:
 def parse_detail(text: Any) -> tuple[str | None, str | None]:
     """The exception type and clean text of one ``details[].message`` of an Exchange error.
 
-    Two forms are known: ``Ex<hex>|<type>|<text>``, and a JSON string ``{"Message", "TypeName",
-    "InnerError"}``. Anything else is the text itself, with no type. Never raises.
+    Two forms are known: ``Ex<hex>|<type>|<text>``, and a JSON string ``{"Message", "TypeName" (or
+    "ClassName"), "InnerError"}``. Anything else is the text itself, with no type. Never raises.
     """
     if not isinstance(text, str) or not text.strip():
         return None, None
@@ -69,7 +70,7 @@ def parse_detail(text: Any) -> tuple[str | None, str | None]:
         except ValueError:
             data = None
         if isinstance(data, dict):
-            exc_type = _key(data, "typename") or _key(data, "type")
+            exc_type = _key(data, "typename") or _key(data, "classname") or _key(data, "type")
             message = _key(data, "message")
             inner = _key(data, "innererror")
             if not _first_text(message) and isinstance(inner, dict):
@@ -108,7 +109,7 @@ def exchange_error(response: Any) -> M365Error:
                 candidates.append((_first_text(internal.get("type")), parse_detail(internal.get("message"))[1]))
             candidates.append(parse_detail(inner.get("message")))
         candidates.append(parse_detail(error.get("message")))
-        exc_type = next((t for t, m in candidates if t), None)
+        exc_type = next((t for t, m in candidates if t), None) or _first_text(response.headers.get("x-ExceptionType"))
         message = next((m for t, m in candidates if m and (t or not exc_type)), None) or next((m for t, m in candidates if m), None)
         if not request_id and isinstance(inner, dict):
             request_id = inner.get("request-id") or inner.get("requestId") or inner.get("RequestId") or next(
@@ -120,6 +121,28 @@ def exchange_error(response: Any) -> M365Error:
     refused = is_concurrency_refusal(response)
     return M365Error(message, service="exchange", status=status, code="ConcurrencyLimit" if refused and not code else code,
                      request_id=request_id, transient=status in TRANSIENT_STATUSES or refused, exception_type=exc_type)
+
+
+def adminapi_errors(errors: Any, response: Any) -> M365Error:
+    """The M365Error for a 200 answer that carries ``@adminapi.errors``: the cmdlet wrote errors, so it failed.
+
+    Each error may be a string in either detail form, or an object with a message; the first gives the type
+    and text, the others are kept in ``details``.
+    """
+    items = errors if isinstance(errors, list) else [errors]
+    parsed = []
+    for item in items:
+        if isinstance(item, dict):
+            text = _key(item, "message") or _key(item, "exception") or json.dumps(item)
+            exc_type, message = parse_detail(text)
+            exc_type = exc_type or _first_text(_key(item, "typename"), _key(item, "classname"))
+        else:
+            exc_type, message = parse_detail(str(item))
+        parsed.append((exc_type, message or "the cmdlet reported an error"))
+    exc_type, message = parsed[0]
+    return M365Error(message, service="exchange", status=response.status_code, code="CmdletError",
+                     request_id=response.headers.get("request-id"), exception_type=exc_type,
+                     details=[m for dummy, m in parsed[1:]] or None)
 
 
 def is_concurrency_refusal(response: Any) -> bool:
@@ -137,7 +160,8 @@ def is_concurrency_refusal(response: Any) -> bool:
 def error_kind(error: M365Error) -> str | None:
     """What a failed cmdlet means, by its exception type: ``not_found``, ``ambiguous``, ``parameter``,
     ``access_denied`` or ``cmdlet_unavailable`` (a cmdlet the app's roles do not include is unknown to it);
-    None for anything else. Without a type, a 404 is a not-found and a 403 an access denial."""
+    None for anything else. Without a type, a 404 of Exchange's envelope (code ``NotFound``) is a not-found and a
+    403 an access denial."""
     short = (error.exception_type or "").rsplit(".", 1)[-1].lower()
     if short:
         if "notfound" in short and "command" not in short:
@@ -152,7 +176,9 @@ def error_kind(error: M365Error) -> str | None:
             return ACCESS_DENIED
     if error.status == 403:
         return ACCESS_DENIED
-    if error.status == 404 and not short:
+    # A 404 without a type is a not-found only in Exchange's own envelope: a wrong endpoint or a proxy answers
+    # 404 too, and must not read as "not on the list".
+    if error.status == 404 and not short and error.code == "NotFound":
         return NOT_FOUND
     return None
 
@@ -178,10 +204,11 @@ class ExchangeClient:
     * headers ``Content-Type``/``Accept: application/json``, ``X-ResponseFormat: json``,
       ``X-CmdletName: <cmdlet>``, ``X-ClientApplication: ExoManagementModule``,
       ``X-AnchorMailbox: APP:SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}@{tenant GUID}`` (the GUID is the
-      token's ``tid``, as public clients do; the given tenant when the token has none), ``Prefer:
+      token's ``tid``, as public clients do; ``UPN:`` with the domain when no GUID is known), ``Prefer:
       odata.maxpagesize=<page_size>``;
     * body ``{"CmdletInput": {"CmdletName": ..., "Parameters": {...}}}``;
-    * success ``{"value": [...], "@odata.nextLink"?: url, "@adminapi.warnings"?: [str]}``; the next page
+    * success ``{"value": [...], "@odata.nextLink"?: url, "@adminapi.warnings"?: [str]}``; a 200 with
+      ``@adminapi.errors`` is a failed cmdlet (:func:`adminapi_errors`); the next page
       is the same POST sent to the nextLink (which must stay on this host); annotation keys of the objects
       (``@odata.type``, ``X@data.type``) are dropped;
     * error ``{"error": {"code": "BadRequest" | "NotFound" | "InternalServerError", "message": "Error executing
@@ -218,8 +245,10 @@ class ExchangeClient:
         """The ``X-AnchorMailbox`` value: the system mailbox at the tenant GUID of ``token`` (its ``tid``)."""
         cached = self._anchor_for
         if cached[0] != token:
-            tenant = token_tenant_id(token) or self.tenant_id
-            cached = (token, f"{ANCHOR_MAILBOX}{tenant}")
+            guid = token_tenant_id(token) or (self.tenant_id.lower() if is_tenant_guid(self.tenant_id) else None)
+            # Public clients pair APP: with the GUID, and UPN: with a domain.
+            anchor = f"{ANCHOR_MAILBOX}{guid}" if guid else f"UPN:{ANCHOR_MAILBOX.split(':', 1)[1]}{self.tenant_id}"
+            cached = (token, anchor)
             self._anchor_for = cached
         return cached[1]
 
@@ -287,6 +316,9 @@ class ExchangeClient:
                                     status=response.status_code, code="invalid_response",
                                     request_id=response.headers.get("request-id"))
                 break
+            errors = payload.get("@adminapi.errors")
+            if errors:
+                raise _with_hint(adminapi_errors(errors, response), cmdlet)
             value = payload.get("value")
             if isinstance(value, list):
                 result.value.extend(strip_annotations(v) for v in value if isinstance(v, dict))

@@ -163,14 +163,15 @@ def read_restricted(exchange: t.Any, addresses: t.Sequence[str] | None = None,
 
 
 def unblock(exchange: t.Any, address: str) -> t.Any:
-    """Remove ``address`` from the Restricted Users list: the time of the removal, or ``rem.ALREADY_OFF``.
+    """Remove ``address`` from the Restricted Users list: ``(time of the removal, Exchange's warnings)``, or
+    ``rem.ALREADY_OFF``.
 
     A removal answered with not-found (the lookup had found the address) is checked with one more lookup:
     an address that is indeed off the list was unblocked by someone else in the meantime. Any other error,
     or an address still listed, is raised: a removal is never sent twice.
     """
     try:
-        exchange.remove_blocked_sender(address)
+        answer = exchange.remove_blocked_sender(address)
     except M365Error as error:
         if exchange_error_kind(error) != NOT_FOUND:
             raise
@@ -181,7 +182,7 @@ def unblock(exchange: t.Any, address: str) -> t.Any:
         if any(rem.normalize_address(raw.get('SenderAddress')) == address for raw in still):
             raise
         return rem.ALREADY_OFF
-    return rem.utcnow()
+    return rem.utcnow(), list(answer.warnings)
 
 
 T = t.TypeVar('T')

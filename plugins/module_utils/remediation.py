@@ -193,8 +193,10 @@ ALREADY_OFF = 'already_off'
 ALREADY_OFF_MSG = 'already off the list: unblocked by someone else after the lookup; nothing to do'
 
 
-def unblock_result(address: str, entry: dict[str, t.Any], outcome: _dt.datetime | M365Error | str) -> dict[str, t.Any]:
-    """The per-address result of a removal from the Restricted Users list (``ALREADY_OFF``: found gone)."""
+def unblock_result(address: str, entry: dict[str, t.Any], outcome: _dt.datetime | M365Error | str,
+                   warnings: t.Sequence[str] = ()) -> dict[str, t.Any]:
+    """The per-address result of a removal from the Restricted Users list (``ALREADY_OFF``: found gone), with
+    Exchange's warnings said in the message."""
     if isinstance(outcome, M365Error):
         if is_unblock_limit(outcome):
             msg = ('the unblock limit for this account has been reached: Microsoft allows only a few removals from the '
@@ -205,8 +207,12 @@ def unblock_result(address: str, entry: dict[str, t.Any], outcome: _dt.datetime 
         return dict(address=address, changed=False, failed=True, restricted=True, entry=entry, msg=msg, error=outcome.to_dict())
     if outcome == ALREADY_OFF:
         return dict(address=address, changed=False, failed=False, restricted=False, entry=entry, msg=ALREADY_OFF_MSG)
-    return dict(address=address, changed=True, failed=False, restricted=False, entry=entry, msg='unblocked',
-                unblocked_at=isoformat(outcome), **sending_expected(outcome))
+    result = dict(address=address, changed=True, failed=False, restricted=False, entry=entry, msg='unblocked',
+                  unblocked_at=isoformat(outcome), **sending_expected(outcome))
+    if warnings:
+        result['warnings'] = list(warnings)
+        result['msg'] = 'unblocked; Exchange warned: %s' % ' '.join(' '.join(str(w).split()) for w in warnings)
+    return result
 
 
 def outcome_unknown(error: M365Error) -> bool:

@@ -114,6 +114,13 @@ results:
       description: The list entry as it was before the task (see M(m365ops.remediation.restricted_user_info)).
       type: dict
       returned: when the address was on the list
+    warnings:
+      description:
+        - What Exchange warned with the removal, such as that this was the last unblock Microsoft allows for the
+          account; also said in RV(results[].msg).
+      type: list
+      elements: str
+      returned: when Exchange warned
     unblocked_at:
       description: When the address was removed (ISO 8601, UTC).
       type: str
@@ -163,7 +170,8 @@ def main() -> None:
                                         entry=listed[address], msg='would be unblocked')
         else:
             for address, outcome in ops.run_concurrently(lambda a: ops.unblock(m.exchange, a), to_unblock, m.params['max_concurrency']):
-                results[address] = rem.unblock_result(address, listed[address], outcome)
+                outcome, warnings = outcome if isinstance(outcome, tuple) else (outcome, [])
+                results[address] = rem.unblock_result(address, listed[address], outcome, warnings)
         ordered = [results[a] for a in [i['address'] for i in invalid] + wanted]
         summary = rem.summarize(ordered, 'addresses', m.params['continue_on_error'])
         if m.diff_mode:

@@ -250,7 +250,11 @@ class ExchangeService:
                 err.status = self._turn("not_found", state.exchange_not_found_statuses)
                 err.code = ENVELOPE_CODES[err.status]
         headers = {"request-id": request_id, **err.headers}
-        if err.status == 401:
+        if err.exc_type:
+            headers["x-ExceptionType"] = err.exc_type.rsplit(".", 1)[-1]
+            if form == "adminapi_errors":
+                # The cmdlet's errors in a 200 answer, beside an empty value.
+                return json_response(200, {"value": [], "@adminapi.errors": [detail_message(err, "pipe")]}, headers)
             headers["WWW-Authenticate"] = ('Bearer client_id="00000002-0000-0ff1-ce00-000000000000", '
                                            'trusted_issuers="00000001-0000-0000-c000-000000000000@*", '
                                            'token_types="app_asserted_user_v1 service_asserted_app_v1", error="invalid_token"')

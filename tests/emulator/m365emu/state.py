@@ -336,8 +336,8 @@ class State:
         # How failed cmdlets answer, in turn: the form of details[].message, and the status of a not-found.
         self.exchange_error_forms = [str(f) for f in exchange.get("error_forms") or ("pipe", "json")]
         self.exchange_not_found_statuses = [int(s) for s in exchange.get("not_found_statuses") or (404, 404, 500)]
-        if set(self.exchange_error_forms) - {"pipe", "json"} or set(self.exchange_not_found_statuses) - {400, 404, 500}:
-            raise SeedError("exchange.error_forms takes pipe/json, exchange.not_found_statuses 400/404/500")
+        if set(self.exchange_error_forms) - {"pipe", "json", "adminapi_errors"} or set(self.exchange_not_found_statuses) - {400, 404, 500}:
+            raise SeedError("exchange.error_forms takes pipe/json/adminapi_errors, exchange.not_found_statuses 400/404/500")
 
     def resolve(self, ref: str) -> Tenant | None:
         """A tenant by id (GUID) or verified domain, case-insensitive."""

@@ -204,3 +204,18 @@ def test_the_anchor_names_the_tenant_by_the_token_guid(emulator, transport, cred
 def test_annotation_keys_never_reach_the_caller(exchange):
     (entry,) = exchange.get_blocked_sender("rob@contoso.com")
     assert entry["SenderAddress"] == "rob@contoso.com" and not any("@" in k for k in entry)
+
+
+def test_errors_in_a_200_answer_fail_the_cmdlet(emulator, exchange):
+    seed = seeds.test_seed()
+    seed["exchange"].update(error_forms=["adminapi_errors"])
+    emulator.reset(seed)
+    with pytest.raises(M365Error) as info:
+        exchange.remove_blocked_sender("carl@contoso.com")
+    assert info.value.status == 200 and error_kind(info.value) == NOT_FOUND
+    assert info.value.message.startswith("The operation couldn't be performed")
+
+
+def test_the_anchor_pairs_a_domain_with_upn_when_no_guid_is_known(emulator, transport, credential):
+    client = ExchangeClient(transport, credential, seeds.CONTOSO_DOMAIN, emulator.base_url)
+    assert client.anchor("not-a-jwt") == "UPN:SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}@contoso.com"

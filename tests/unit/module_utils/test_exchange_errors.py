@@ -69,12 +69,16 @@ def test_the_plain_text_refusal_is_transient_whatever_its_status():
     ("System.Management.Automation.CommandNotFoundException", 400, UNAVAILABLE),
     ("Microsoft.Exchange.Configuration.Tasks.CmdletAccessDeniedException", 400, ACCESS_DENIED),
     (None, 403, ACCESS_DENIED),
-    (None, 404, NOT_FOUND),
     (None, 500, None),
     ("Microsoft.Exchange.Management.Hygiene.UnblockLimitExceededException", 400, None),
 ])
 def test_error_kind_by_exception_type(exc_type, status, kind):
     assert error_kind(M365Error("x", service="exchange", status=status, exception_type=exc_type)) == kind
+
+
+def test_a_404_without_type_is_a_not_found_only_in_exchange_envelope():
+    assert error_kind(M365Error("x", service="exchange", status=404, code="NotFound")) == NOT_FOUND
+    assert error_kind(M365Error("x", service="exchange", status=404)) is None
 
 
 def test_the_unblock_limit_is_a_heuristic_over_type_and_text():
@@ -90,3 +94,25 @@ def test_the_unblock_limit_is_a_heuristic_over_type_and_text():
 def test_strip_annotations():
     value = {"@odata.type": "#x", "A@data.type": "System.String", "A": "a", "B": [{"C": 1, "C@odata.type": "#Int32"}]}
     assert strip_annotations(value) == {"A": "a", "B": [{"C": 1}]}
+
+
+def test_class_name_and_the_exception_type_header():
+    detail = json.dumps({"Message": TEXT, "ClassName": NOT_FOUND_TYPE})
+    assert parse_detail(detail) == (NOT_FOUND_TYPE, TEXT)
+    plain = {"error": {"code": "NotFound", "message": TEXT}}
+    error = exchange_error(Answer(404, plain, {"x-ExceptionType": "ManagementObjectNotFoundException"}))
+    assert error.exception_type == "ManagementObjectNotFoundException" and error_kind(error) == NOT_FOUND
+
+
+def test_a_bare_404_is_not_a_not_found():
+    """A wrong endpoint or a proxy answers 404 without Exchange's envelope: never read as "not on the list"."""
+    error = exchange_error(Answer(404, "<html>Not Found</html>"))
+    assert error_kind(error) is None
+
+
+def test_warnings_are_said_in_the_unblock_message():
+    import datetime
+
+    result = rem.unblock_result("ann@contoso.com", {}, datetime.datetime(2026, 12, 2, tzinfo=datetime.timezone.utc),
+                                ["The address 'ann@contoso.com' has now been unblocked 3 time(s), the limit for this tenant."])
+    assert result["changed"] and result["warnings"] and result["msg"].startswith("unblocked; Exchange warned: The address")

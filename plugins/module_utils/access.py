@@ -368,8 +368,9 @@ def render_markdown(report: dict[str, t.Any]) -> str:
     """The preflight's readable report (Markdown): who signed in where, what the app holds, and the step table."""
     title = report.get('label') or report.get('tenant') or report.get('tenant_id') or 'tenant'
     lines = ['# Preflight of %s' % _cell(title), '']
-    lines.append('- Tenant: %s%s' % (_cell(report.get('tenant_id') or 'unknown'),
-                                     ' (named %s)' % _cell(report['tenant']) if report.get('tenant') and report.get('tenant') != report.get('tenant_id') else ''))
+    named = report.get('tenant')
+    named = ' (named %s)' % _cell(named) if named and named != report.get('tenant_id') else ''
+    lines.append('- Tenant: %s%s' % (_cell(report.get('tenant_id') or 'unknown'), named))
     app = report.get('app_display_name')
     lines.append('- App: %s%s' % (_cell(report.get('client_id') or 'unknown'), ' (%s)' % _cell(app) if app else ''))
     if report.get('checked_at'):
@@ -389,8 +390,8 @@ def render_markdown(report: dict[str, t.Any]) -> str:
             shown += ' (and %d id%s not among the built-in roles this collection knows)' % (other, 's' if other > 1 else '')
         lines.append('- Entra roles of the app: %s' % _cell(shown))
     probe = report.get('exchange_access') or {}
-    lines.append('- Exchange Online (%s): %s%s' % (probe.get('cmdlet') or PROBE_CMDLET, probe.get('status') or 'not tried',
-                                                  ': ' + _cell(probe['message']) if probe.get('message') else ''))
+    said = ': ' + _cell(probe['message']) if probe.get('message') else ''
+    lines.append('- Exchange Online (%s): %s%s' % (probe.get('cmdlet') or PROBE_CMDLET, probe.get('status') or 'not tried', said))
     lines += ['', '| Step | Runs | Status | What to do |', '| --- | --- | --- | --- |']
     for step in report.get('steps') or []:
         runs = step['mode'] + ('' if step['enabled'] == (step['mode'] == 'default') else (', on' if step['enabled'] else ', off'))
@@ -416,8 +417,8 @@ def requirements_markdown() -> str:
             cells[need.kind].append('optional: %s (%s)' % (' or '.join('`%s`' % name for name in need.any_of), why))
         title = step.title
         switch = '`%s`' % step.switch if step.switch else 'always'
-        lines.append('| %s | %s | %s | %s |' % (title, 'default' if step.default else 'opt-in', switch,
-                                               ' | '.join('; '.join(cells[kind]) or '-' for kind in (GRAPH, EXCHANGE, ROLE))))
+        needs = ' | '.join('; '.join(cells[kind]) or '-' for kind in (GRAPH, EXCHANGE, ROLE))
+        lines.append('| %s | %s | %s | %s |' % (title, 'default' if step.default else 'opt-in', switch, needs))
     return '\n'.join(lines) + '\n'
 
 

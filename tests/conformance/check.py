@@ -123,9 +123,6 @@ class Reference:
             found = self._trie.match(segments[:-1] + [segments[-1][len(NS):]])
             if found is not None and self.paths[found]["kind"] != "operation":
                 found = None
-        if found is None and segments and not segments[-1].endswith(")"):
-            # A function without parameters may be called without its parentheses (delta).
-            found = self._trie.match(segments[:-1] + [segments[-1] + "()"])
         return found
 
     # -- types --
@@ -202,11 +199,13 @@ class _Node:
         if not segments:
             return self.template
         head, rest = segments[0], segments[1:]
-        node = self.literal.get(head.lower())
-        if node is not None:
-            found = node.match(rest)
-            if found is not None:
-                return found
+        # A function without parameters may be called without its parentheses (mailFolders/delta): before an id.
+        for literal in (head.lower(), head.lower() + "()"):
+            node = self.literal.get(literal)
+            if node is not None:
+                found = node.match(rest)
+                if found is not None:
+                    return found
         for pattern, node in self.patterns:
             if pattern.fullmatch(head):
                 found = node.match(rest)
@@ -353,13 +352,21 @@ def _resolve_in_scope(ref: Reference, type_name: str, path: str,
     return resolve(ref, type_name, path)
 
 
+# Collections whose members are of derived types by nature: Graph takes a derived type's property in $select there
+# without the cast (GET /users/{id}/memberOf?$select=displayName gives groups' and roles' names).
+POLYMORPHIC = {"microsoft.graph.directoryObject"}
+
+
 def check_select(ref: Reference, type_name: str, text: str, option: str = "$select") -> list[str]:
-    """Every ``$select`` item is a member of the type (or ``*``)."""
+    """Every ``$select`` item is a member of the type (or ``*``); on a polymorphic type, of one of its derived types."""
     problems = []
+    polymorphic = type_name in POLYMORPHIC or bool(ref.types.get(type_name, {}).get("abstract"))
     for item in split_top(text):
         if item == "*":
             continue
         _type, _collection, problem = resolve(ref, type_name, item)
+        if problem and polymorphic and any(resolve(ref, t, item)[2] is None for t in ref.all_derived(type_name)):
+            problem = None
         if problem:
             problems.append(f"{option}: {problem}")
     return problems

@@ -134,7 +134,8 @@ def test_user_readwrite_all_does_not_reset_passwords():
 def test_password_reset_needs_user_administrator():
     found = steps(access(role_ids=roles('Exchange Administrator')))
     assert found['password']['status'] == 'missing' and found['password']['missing'] == ['User Administrator']
-    assert 'assign the Entra role User Administrator (or Privileged Authentication Administrator, Global Administrator) on the app' in found['password']['action']
+    assert ('assign the Entra role User Administrator (or Privileged Authentication Administrator, Global Administrator) on the app'
+            in found['password']['action'])
 
 
 def test_without_wids_roles_are_unknown_never_missing():

@@ -92,9 +92,16 @@ entries:
       type: str
       sample: ExceedingLimitType=External;InternalRecipientCountToday=0;ExternalRecipientCountToday=1520
     reason_details:
-      description: The C(key=value) pairs of RV(entries[].reason), parsed leniently.
+      description: The C(Key=Value) and C(Key:Value) parts of RV(entries[].reason), parsed leniently.
       type: dict
       sample: {"ExceedingLimitType": "External", "ExternalRecipientCountToday": "1520"}
+    message_trace_id:
+      description:
+        - The message trace id the reason names (its C(MessagetraceId) part), to look the last spam message up in
+          the message trace; null when the reason names none.
+      type: str
+      returned: always
+      sample: 7f3c2a1b-7d4e-4b8a-9c0d-1e2f3a4b5c60
 not_restricted:
   description: The given addresses that are not on the list.
   returned: when O(addresses) is given

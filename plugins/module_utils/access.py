@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import datetime
 import typing as t
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 # Directory role template ids (Microsoft Entra built-in roles) and their names.
 ROLE_NAMES: dict[str, str] = {
@@ -163,7 +163,6 @@ class Access:
     probe_message: str = ''
     graph_error: str = ''
     exchange_error: str = ''
-    notes: list[str] = field(default_factory=list)
 
 
 # The first-party app ids that stand for the services in a token's audience.

@@ -59,8 +59,8 @@ def test_all_methods_go_the_default_phone_last(emulator, tmp_path):
     assert emulator.writes(mark) == []
     (user,) = check['results']
     assert check['changed'] and user['changed'] and not user['failed']
-    assert sorted(r['id'] for r in user['methods'] if r['remove']) == sorted([PHONE, seeds.ROB_OLD_AUTHENTICATOR_ID,
-                                                                            seeds.ROB_ATTACKER_AUTHENTICATOR_ID])
+    everything = sorted([PHONE, seeds.ROB_OLD_AUTHENTICATOR_ID, seeds.ROB_ATTACKER_AUTHENTICATOR_ID])
+    assert sorted(r['id'] for r in user['methods'] if r['remove']) == everything
     assert 'phones go last' not in user['msg']
     assert not any('@' in key for record in user['methods'] for key in record)
 

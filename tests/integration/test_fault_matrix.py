@@ -58,6 +58,10 @@ ROWS = {
     'slow_past_timeout': (rules(graph(latency_ms=3000, count=1),
                                 exchange(latency_ms=3000, cmdlet='Remove-BlockedSenderAddress', count=1)), None,
                           {'*': 'may or may not have been applied'}),
+    # Exchange's plain-text refusal for the tenant's concurrency limit, with a status that is not 429, on the
+    # first three removals: refused requests were not run, so they are sent again.
+    'concurrency_refusal_on_removals': (rules(exchange(refusal='concurrency', status=500, cmdlet='Remove-BlockedSenderAddress', count=3)),
+                                        USERS, {}),
     'token_expiry_mid_run': (rules(graph(path='revokeSignInSessions', expire_tokens=True, count=1),
                                    exchange(cmdlet='Remove-BlockedSenderAddress', expire_tokens=True, count=1)), USERS, {}),
     'batch_items_failing': (rules(graph(path=f'/users/{ANN}$', status=503, retry_after='1', count=1),
@@ -91,7 +95,7 @@ def removals_after_refusal(emulator, since: int, until: int | None = None) -> li
         address = (entry.get('identity') or '').lower()
         if address in refused:
             again.append(address)
-        if entry['status'] not in TRANSIENT and entry['status'] >= 400:
+        if entry["status"] not in TRANSIENT and entry["status"] >= 400 and not entry.get("refusal"):
             refused.add(address)
     return again
 

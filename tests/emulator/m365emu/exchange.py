@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from .app import Emulator
 
 ANCHOR_MAILBOX = "SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}"
-EXCHANGE_ROLES = ("Exchange Administrator", "Security Administrator", "Global Administrator")
+EXCHANGE_ROLES = ("Exchange Administrator", "Exchange Recipient Administrator", "Security Administrator", "Global Administrator")
 DEFAULT_PAGE_SIZE = 1000
 WINDOW_S = 10.0
 SERVER_NAME = "EMU01PR01MB0001.prod.outlook.com"
@@ -65,7 +65,7 @@ CONCURRENCY_REFUSAL = "You have reached the maximum number of concurrent request
 ENVELOPE_CODES = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 429: "TooManyRequests",
                   500: "InternalServerError", 503: "ServiceUnavailable", 504: "GatewayTimeout"}
 # Roles whose holders may run the Set- cmdlets of recipients (Security Administrator may not).
-RECIPIENT_ROLES = ("Exchange Administrator", "Global Administrator")
+RECIPIENT_ROLES = ("Exchange Administrator", "Exchange Recipient Administrator", "Global Administrator")
 
 
 _OPATH_TERM = re.compile(r"^\s*(\w+)\s+-(eq|ne)\s+\$(null|true|false)\s*$", re.I)

@@ -22,6 +22,7 @@ from .wire import iso_precise, iso_seconds, parse_datetime, utcnow
 ROLE_TEMPLATE_IDS = {
     "Global Administrator": "62e90394-69f5-4237-9190-012177145e10",
     "Exchange Administrator": "29232cdf-9323-42fd-ade2-1d097af3e4de",
+    "Exchange Recipient Administrator": "31392ffb-586c-42d1-9346-e59415a2cc4e",
     "Security Administrator": "194ae4cb-b126-40b2-bd5b-6091b380977d",
     "Privileged Authentication Administrator": "7be44c8a-adaf-4e2a-84d6-ab2649e08a13",
     "Privileged Role Administrator": "e8611ab8-c189-46e8-94e1-60213ab1f814",

@@ -66,19 +66,6 @@ FORWARDING_CLEARED = {'ForwardingSmtpAddress': None, 'ForwardingAddress': None, 
 
 # -- Graph objects ---------------------------------------------------------------------------------------
 
-def strip_annotations(value: t.Any) -> t.Any:
-    """``value`` without OData annotation keys (any key containing ``@``: ``@odata.type``, ``@odata.context``,
-    ``x@odata.type``), in nested dicts and lists too; a new object, ``value`` is left as it is.
-
-    Graph objects carry them as protocol control information: results, diffs and reports never show them.
-    """
-    if isinstance(value, dict):
-        return {k: strip_annotations(v) for k, v in value.items() if not (isinstance(k, str) and '@' in k)}
-    if isinstance(value, list):
-        return [strip_annotations(v) for v in value]
-    return value
-
-
 # -- mailbox forwarding ----------------------------------------------------------------------------------
 
 def forwarding_record(mailbox: dict[str, t.Any]) -> dict[str, t.Any]:
@@ -140,7 +127,7 @@ def classify_rule(rule: dict[str, t.Any], domains: t.Iterable[str] = (), folder_
         'name': rule.get('displayName'),
         'sequence': rule.get('sequence'),
         'enabled': bool(rule.get('isEnabled')),
-        'conditions': strip_annotations(rule.get('conditions') or {}),
+        'conditions': rem.strip_annotations(rule.get('conditions') or {}),
         'move_to_folder': folder,
         'move_to_folder_name': folder_name,
         'delete': bool(actions.get('delete')),
@@ -209,7 +196,7 @@ def rule_action(record: dict[str, t.Any], state: str, suspicious: bool, select: 
 def method_record(raw: dict[str, t.Any]) -> dict[str, t.Any]:
     """A Graph authentication method in the result shape (type, id, created time, a readable detail)."""
     odata = str(raw.get('@odata.type') or '').rsplit('.', 1)[-1]
-    clean = strip_annotations(raw)
+    clean = rem.strip_annotations(raw)
     detail = clean.get('displayName') or clean.get('phoneNumber') or clean.get('emailAddress') or clean.get('model') or None
     return {
         'id': clean.get('id'),

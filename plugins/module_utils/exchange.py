@@ -15,6 +15,7 @@ from urllib.parse import quote, urlsplit
 from ansible_collections.m365ops.remediation.plugins.module_utils.auth import (
     EXCHANGE_RESOURCE, is_tenant_guid, resource_for, token_tenant_id)
 from ansible_collections.m365ops.remediation.plugins.module_utils.errors import M365Error
+from ansible_collections.m365ops.remediation.plugins.module_utils.remediation import strip_annotations
 from ansible_collections.m365ops.remediation.plugins.module_utils.transport import response_json
 
 # The system mailbox the ExchangeOnlineManagement module anchors app-only calls to.
@@ -181,15 +182,6 @@ def error_kind(error: M365Error) -> str | None:
     if error.status == 404 and not short and error.code == "NotFound":
         return NOT_FOUND
     return None
-
-
-def strip_annotations(value: Any) -> Any:
-    """An object without OData annotation keys (``@odata.type``, ``X@data.type``): any key holding ``@``."""
-    if isinstance(value, dict):
-        return {k: strip_annotations(v) for k, v in value.items() if not (isinstance(k, str) and "@" in k)}
-    if isinstance(value, list):
-        return [strip_annotations(v) for v in value]
-    return value
 
 
 class ExchangeClient:

@@ -149,6 +149,20 @@ def message_trace_id(details: dict[str, str]) -> str | None:
     return None
 
 
+def strip_annotations(value: t.Any) -> t.Any:
+    """``value`` without OData annotation keys (any key containing ``@``: ``@odata.type``, ``@odata.context``,
+    ``x@odata.type``), in nested dicts and lists too; a new object, ``value`` is left as it is.
+
+    Graph and Exchange objects carry them as protocol control information: results, diffs and reports never
+    show them.
+    """
+    if isinstance(value, dict):
+        return {k: strip_annotations(v) for k, v in value.items() if not (isinstance(k, str) and '@' in k)}
+    if isinstance(value, list):
+        return [strip_annotations(v) for v in value]
+    return value
+
+
 def restricted_entry(raw: dict[str, t.Any]) -> dict[str, t.Any]:
     """One Restricted Users entry in the collection's result shape."""
     created = parse_datetime(raw.get('CreatedDatetime'))
@@ -224,8 +238,9 @@ def outcome_unknown(error: M365Error) -> bool:
 def password_error_message(error: M365Error) -> str:
     """A per-user message for a refused password reset, saying what to do."""
     if error.status == 403:
-        return ('reset refused: the app may not reset this user. A user holding an admin role needs the Entra role '
-                'Privileged Authentication Administrator on the app; others need User-PasswordProfile.ReadWrite.All. '
+        return ('reset refused: the app may not reset this user\'s password. Graph needs the application permission '
+                'User-PasswordProfile.ReadWrite.All (User.ReadWrite.All does not cover passwords) and at least the Entra role '
+                'User Administrator on the app; a user who holds an admin role needs Privileged Authentication Administrator. '
                 'The account stays blocked. Service said: %s' % error)
     if error.status == 400 and 'complexity' in str(error.message).lower():
         return 'reset refused: the password does not meet the tenant\'s password policy. Service said: %s' % error

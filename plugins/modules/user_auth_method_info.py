@@ -31,6 +31,8 @@ notes:
   - "Permissions: Microsoft Graph application permissions C(User.Read.All) and
     C(UserAuthenticationMethod.Read.All)."
   - The task fails at the end when a user is not found or a read fails; the other users are reported.
+  - Graph v1.0 does not say which method is the user's default sign-in method (the one Graph keeps while other
+    methods remain); see M(m365ops.remediation.user_auth_method).
 seealso:
   - module: m365ops.remediation.user_auth_method
 """

@@ -147,8 +147,9 @@ def test_module_bad_input_table(emulator, tmp_path):
     assert messages('synced_user') == ['synchronised from on-premises Active Directory: reset the password in Active Directory '
                                        '(or with password writeback), then run again']
     admin = messages('admin_without_role')[0]
-    assert admin.startswith('reset refused: the app may not reset this user. A user holding an admin role needs the Entra role '
-                            'Privileged Authentication Administrator')
+    assert admin.startswith("reset refused: the app may not reset this user's password. Graph needs the application permission "
+                            'User-PasswordProfile.ReadWrite.All')
+    assert 'a user who holds an admin role needs Privileged Authentication Administrator' in admin
     assert answers['empty_list']['results'] == [] and not answers['empty_list']['changed']
     # The only writes: one removal for rob (given three times), and eve's reset, refused (an admin's role is not
     # readable up front with these permissions; the refusal changes nothing).

@@ -9,8 +9,7 @@ import pytest
 from ansible_collections.m365ops.remediation.plugins.module_utils import remediation as rem
 from ansible_collections.m365ops.remediation.plugins.module_utils.errors import M365Error
 from ansible_collections.m365ops.remediation.plugins.module_utils.exchange import (
-    ACCESS_DENIED, AMBIGUOUS, NOT_FOUND, PARAMETER, UNAVAILABLE, error_kind, exchange_error, is_concurrency_refusal, parse_detail,
-    strip_annotations)
+    ACCESS_DENIED, AMBIGUOUS, NOT_FOUND, PARAMETER, UNAVAILABLE, error_kind, exchange_error, is_concurrency_refusal, parse_detail)
 
 NOT_FOUND_TYPE = "Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException"
 TEXT = "The operation couldn't be performed because object 'x@contoso.com' couldn't be found on 'AM0PR01MB0001.eurprd01.prod.outlook.com'."
@@ -93,7 +92,7 @@ def test_the_unblock_limit_is_a_heuristic_over_type_and_text():
 
 def test_strip_annotations():
     value = {"@odata.type": "#x", "A@data.type": "System.String", "A": "a", "B": [{"C": 1, "C@odata.type": "#Int32"}]}
-    assert strip_annotations(value) == {"A": "a", "B": [{"C": 1}]}
+    assert rem.strip_annotations(value) == {"A": "a", "B": [{"C": 1}]}
 
 
 def test_class_name_and_the_exception_type_header():

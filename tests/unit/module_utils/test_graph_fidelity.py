@@ -8,6 +8,7 @@ from types import SimpleNamespace
 from ansible_collections.m365ops.remediation.plugins.module_utils import containment as con
 from ansible_collections.m365ops.remediation.plugins.module_utils import containment_ops as cops
 from ansible_collections.m365ops.remediation.plugins.module_utils import operations as ops
+from ansible_collections.m365ops.remediation.plugins.module_utils import remediation as rem
 from ansible_collections.m365ops.remediation.plugins.module_utils.errors import M365Error
 from ansible_collections.m365ops.remediation.plugins.module_utils.graph import BatchItemResult
 
@@ -35,11 +36,11 @@ def test_strip_annotations_is_recursive_and_pure():
            'actions': {'forwardTo': [{'@odata.type': '#microsoft.graph.recipient', 'emailAddress': {'address': 'x@evil.example'}}]},
            'list': [1, 'a@b', None], 'n': 3}
     before = json.dumps(raw, sort_keys=True)
-    clean = con.strip_annotations(raw)
+    clean = rem.strip_annotations(raw)
     assert clean == {'id': 'u1', 'mail': 'rob@contoso.com', 'actions': {'forwardTo': [{'emailAddress': {'address': 'x@evil.example'}}]},
                      'list': [1, 'a@b', None], 'n': 3}
     assert json.dumps(raw, sort_keys=True) == before
-    assert con.strip_annotations(None) is None and con.strip_annotations('x@y') == 'x@y' and con.strip_annotations([]) == []
+    assert rem.strip_annotations(None) is None and rem.strip_annotations('x@y') == 'x@y' and rem.strip_annotations([]) == []
 
 
 def test_rule_records_carry_no_annotation_keys():

@@ -80,8 +80,8 @@ notes:
   - "Permissions: Microsoft Graph application permissions C(User-PasswordProfile.ReadWrite.All) and
     C(User.Read.All), and at least the Entra role User Administrator on the app's service principal: Microsoft
     requires the role as well as the permission for app-only password resets. Resetting the password of a user
-    who holds an admin role needs Privileged Authentication Administrator. C(User.ReadWrite.All) is not a
-    substitute the module relies on."
+    who holds an admin role needs Privileged Authentication Administrator. C(User.ReadWrite.All) does not cover
+    C(passwordProfile)."
   - Users synchronised from on-premises Active Directory cannot be reset here; reset them in Active Directory.
 seealso:
   - module: m365ops.remediation.user_sessions

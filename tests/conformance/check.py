@@ -10,6 +10,7 @@ request conforms). :class:`Checker` adds a cache (each distinct request form is 
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -116,7 +117,7 @@ class Reference:
             if path == alias or path.startswith(alias + "/"):
                 path = target + path[len(alias):]
                 break
-        segments = [unquote(s) for s in path.strip("/").split("/")] if path.strip("/") else []
+        segments = [unquote(s) if "%" in s else s for s in path.strip("/").split("/")] if path.strip("/") else []
         found = self._trie.match(segments)
         if found is None and segments and segments[-1].lower().startswith(NS):
             # A bound operation may be called by its namespace-qualified name (POST .../microsoft.graph.revokeSignInSessions).
@@ -229,11 +230,22 @@ def split_target(target: str) -> tuple[str, str]:
 
 def query_options(query: str) -> dict[str, str]:
     """The system query options (``$``-prefixed, names lower-case; the last value wins); custom parameters are left out."""
-    return {k.lower(): v for k, v in parse_qsl(query, keep_blank_values=True) if k.startswith("$")}
+    if not query:
+        return {}
+    if "+" in query or "%24" in query:
+        return {k.lower(): v for k, v in parse_qsl(query, keep_blank_values=True) if k.startswith("$")}
+    out = {}
+    for part in query.split("&"):
+        key, _sep, value = part.partition("=")
+        if key.startswith("$"):
+            out[key.lower()] = unquote(value) if "%" in value else value
+    return out
 
 
 def split_top(text: str, sep: str = ",") -> list[str]:
     """``text`` split at ``sep`` outside parentheses and quotes; items stripped, empty ones dropped."""
+    if "(" not in text and "'" not in text:
+        return [item.strip() for item in text.split(sep) if item.strip()]
     out, depth, quoted, start = [], 0, False, 0
     for i, char in enumerate(text):
         if char == "'":
@@ -264,6 +276,8 @@ def resolve(ref: Reference, type_name: str, path: str) -> tuple[str | None, bool
             return None, False, None
         if segment == "$count" and collection:
             return "Edm.Int32", False, None
+        if collection:
+            return None, False, f"'{path}': a path cannot go on from a collection (use any() or all())"
         if "." in segment and segment in ref.types:
             if not (ref.is_a(segment, current) or ref.is_a(current, segment)):
                 return None, False, f"'{path}': {segment} is not derived from {current}"
@@ -579,6 +593,8 @@ def check_graph(ref: Reference, method: str, target: str, shape: Any) -> list[st
 
 def batch_url_problem(url: str) -> str | None:
     """What is wrong with a ``$batch`` item's url as such (absolute, or repeating the version), or None."""
+    if "://" not in url and "v1.0" not in url[:6].lower():
+        return None
     if re.match(r"^[a-z][a-z0-9+.-]*://", url, re.IGNORECASE):
         return f"the url {url.split('?')[0]} is absolute; $batch urls are relative to the version root"
     if url.lower().startswith(GRAPH_PREFIX + "/") or url.lower().startswith(GRAPH_PREFIX[1:] + "/"):
@@ -746,27 +762,34 @@ def check_entry(ref: Reference, entry: dict[str, Any]) -> list[str]:
 # -- cache and allow-list --------------------------------------------------------------------------------------------
 
 
+# Literal values in a $filter (quoted text, GUIDs, numbers and date-times), blanked in the cache key.
+_FILTER_LITERALS = re.compile(r"'(?:[^']|'')*'|\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"
+                              r"|(?<![\w$./])-?[0-9][0-9A-Za-z:.+\-]*")
+
+
+def _blank(match: re.Match[str]) -> str:
+    return "'...'" if match.group().startswith("'") else "0"
+
+
+@functools.lru_cache(maxsize=4096)
+def _option_key(option: str, value: str) -> str:
+    if option == "$filter":
+        return _FILTER_LITERALS.sub(_blank, value)
+    if option == "$select":
+        return ",".join(sorted(split_top(value)))
+    if option in CHECKED_OPTIONS:
+        return value
+    return ""
+
+
 def _skeleton(options: dict[str, str]) -> tuple[tuple[str, str], ...]:
     """The query options with literal values blanked: what the check reads of them, as a cache key."""
-    out = []
-    for option, value in sorted(options.items()):
-        if option in CHECKED_OPTIONS:
-            if option == "$filter":
-                value = "".join("'...'" if kind == "string" else "0" if kind in ("guid", "literal") else text
-                                for kind, text in _filter_tokens_with_spaces(value))
-            elif option == "$select":
-                value = ",".join(sorted(split_top(value)))
-            out.append((option, value))
-        else:
-            out.append((option, ""))
-    return tuple(out)
-
-
-def _filter_tokens_with_spaces(text: str) -> list[tuple[str, str]]:
-    return [(m.lastgroup or "other", m.group()) for m in _FILTER_TOKEN.finditer(text)]
+    return tuple((option, _option_key(option, value)) for option, value in sorted(options.items()))
 
 
 def _shape_key(shape: Any) -> str:
+    if shape is None:
+        return "null"
     return json.dumps(shape, sort_keys=True, separators=(",", ":"))
 
 

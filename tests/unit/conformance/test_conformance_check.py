@@ -45,8 +45,8 @@ def test_shape_of_raw_bodies():
 def test_shape_depth_is_bounded():
     deep: dict = {}
     node = deep
-    for _ in range(30):
-        node["a"] = {}
+    for level in range(30):
+        node["a"] = {"level": level}
         node = node["a"]
     assert "object" in json.dumps(shape(deep))
 
@@ -129,6 +129,8 @@ def test_filter_lambda_over_a_collection(ref):
     assert graph(ref, "GET", "/v1.0/users?$filter=proxyAddress/any(x:x eq 'a')") == [
         "$filter: 'proxyAddress' is not a property of microsoft.graph.user"]
     assert graph(ref, "GET", "/v1.0/users?$filter=mail/any(x:x eq 'a')") == ["$filter: 'mail' is not a collection, so it has no any()"]
+    assert graph(ref, "GET", "/v1.0/users?$filter=assignedLicenses/skuId eq 6fd2c87f-b296-42f0-b197-1e91e994b900") == [
+        "$filter: 'assignedLicenses/skuId': a path cannot go on from a collection (use any() or all())"]
 
 
 def test_filter_unknown_function_and_syntax(ref):

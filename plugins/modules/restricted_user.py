@@ -19,8 +19,9 @@ description:
   - Microsoft limits how many times an account can be unblocked. A removal that fails with an error that is
     not a refusal (throttling, the tenant's concurrency limit, unavailability) is therefore never retried, and
     reaching that limit is reported with what to do (only Microsoft support can lift it). Microsoft does not
-    publish the limit's error, so telling it is a heuristic: a removal error that is not a refusal and whose
-    exception type or text speaks of a limit together with unblocking, removing, releasing or blocking.
+    publish the limit's error, so telling it is a heuristic. It takes for the limit a removal error that is not a
+    refusal and whose exception type or text speaks of a limit together with unblocking, removing, releasing or
+    blocking.
   - An address that is gone from the list when it is removed (unblocked by someone else since the lookup) is
     looked up once more and, when it is indeed off the list, reported as already off the list, not as a failure.
   - After an unblock, sending normally resumes within an hour and at most within 24 hours.

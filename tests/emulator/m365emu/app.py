@@ -86,7 +86,7 @@ class Emulator:
             entry["shape"] = body_shape(request.body)
         if service == "exchange":
             entry["identity"] = _cmdlet_identity(request)
-            entry["parameters"] = cmdlet_parameters_shape(request.body)
+            entry["parameters"] = cmdlet_parameters_shape(entry["shape"])
         scope = "envelope" if service == "graph" and request.path == "/v1.0/$batch" else "request"
         issues_token = service == "token" and request.method == "POST" and _TOKEN_PATH.match(request.path) is not None
         decision = self.faults.evaluate(service, keys, request.target, cmdlet, scope, issues_token)

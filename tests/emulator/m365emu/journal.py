@@ -61,9 +61,8 @@ def body_shape(raw: bytes) -> Any:
         return None
 
 
-def cmdlet_parameters_shape(raw: bytes) -> Any:
-    """The :func:`shape` of an InvokeCommand body's ``CmdletInput.Parameters``; None when absent or malformed."""
-    body = body_shape(raw)
+def cmdlet_parameters_shape(body: Any) -> Any:
+    """The shape of ``CmdletInput.Parameters`` within an InvokeCommand body's :func:`body_shape`; None when absent."""
     if not isinstance(body, dict) or not isinstance(body.get("CmdletInput"), dict):
         return None
     parameters = body["CmdletInput"].get("Parameters")

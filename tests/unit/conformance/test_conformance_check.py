@@ -38,8 +38,9 @@ def test_shape_of_raw_bodies():
     assert body_shape(b"grant_type=client_credentials&client_secret=x") is None
     assert body_shape(b'{"a": [true]}') == {"a": ["boolean"]}
     raw = json.dumps({"CmdletInput": {"CmdletName": "Set-Mailbox", "Parameters": {"Identity": "a@b.c", "X": None}}}).encode()
-    assert cmdlet_parameters_shape(raw) == {"Identity": "string", "X": "null"}
-    assert cmdlet_parameters_shape(b'{"CmdletInput": {"CmdletName": "Get-Mailbox"}}') is None
+    assert cmdlet_parameters_shape(body_shape(raw)) == {"Identity": "string", "X": "null"}
+    assert cmdlet_parameters_shape(body_shape(b'{"CmdletInput": {"CmdletName": "Get-Mailbox"}}')) is None
+    assert cmdlet_parameters_shape(None) is None
 
 
 def test_shape_depth_is_bounded():

@@ -701,7 +701,21 @@ def check_exchange(ref: Reference, cmdlet: str | None, parameters: dict[str, Any
         given.add(canonical)
         problems += check_exchange_value(name, canonical, spec["parameters"][canonical]["type"], shape)
     problems += _check_parameter_sets(name, spec, given)
+    problems += [problem for problem in (rule(name, given) for rule in PROJECT_RULES) if problem]
     return problems
+
+
+def _no_free_text_reason(cmdlet: str, given: set[str]) -> str:
+    """The collection's own rule beyond the reference: ``-Reason`` of Remove-BlockedSenderAddress names the entry's
+    own Reason value (Microsoft's reference), so the collection never sends it; only -SenderAddress."""
+    if cmdlet == "Remove-BlockedSenderAddress" and "Reason" in given:
+        return ("Remove-BlockedSenderAddress carries -Reason: the collection sends -SenderAddress only (-Reason names the "
+                "entry's own Reason value, never a note)")
+    return ""
+
+
+# Rules of the collection's own, checked with the reference's.
+PROJECT_RULES = (_no_free_text_reason,)
 
 
 def _check_parameter_sets(name: str, spec: dict[str, Any], given: set[str]) -> list[str]:

@@ -357,3 +357,11 @@ def test_vendoring_again_gives_the_same_files():
     exchange_ref = vendor.reduce_exchange(json.loads(Path(source, "exchange-cmdlets.json").read_text(encoding="utf-8")))
     assert json.loads((vendor.OUT / "graph-v1.json").read_text(encoding="utf-8")) == graph_ref
     assert json.loads((vendor.OUT / "exchange-cmdlets.json").read_text(encoding="utf-8")) == exchange_ref
+
+
+def test_no_reason_on_a_removal_from_the_restricted_users_list(ref):
+    """-Reason names the entry's own Reason value: the collection never sends it, so a journal with one fails."""
+    assert check_exchange(ref, "Remove-BlockedSenderAddress", {"SenderAddress": "string"}) == []
+    problems = check_exchange(ref, "Remove-BlockedSenderAddress", {"SenderAddress": "string", "Reason": "string"})
+    assert problems == ["Remove-BlockedSenderAddress carries -Reason: the collection sends -SenderAddress only (-Reason names the "
+                        "entry's own Reason value, never a note)"]

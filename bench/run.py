@@ -49,7 +49,7 @@ class Measure:
 
     wall_s: float
     requests: int
-    throttled_429: int
+    throttled: int
     controller_rss_mb: float
     tree_pss_mb: float
     rc: int
@@ -194,8 +194,10 @@ def measure(playbook: Path, emulator: EmulatorProcess, seed: dict, forks: int, w
     wall, rc, memory, tail = run_playbook(playbook, emulator, workdir / 'inventory.json', forks, workdir, extra)
     after = emulator.stats()
     correct, detail = remediated(emulator, seed)
-    throttled = sum(after.get(k, 0) - before.get(k, 0) for k in ('throttled_429', 'batch_items_429'))
-    return Measure(wall_s=round(wall, 2), requests=after['requests'] - before['requests'], throttled_429=throttled,
+    # Every answer that asked to slow down: 429s (requests and $batch items) and Exchange's plain-text refusals
+    # that came with another status.
+    throttled = sum(after.get(k, 0) - before.get(k, 0) for k in ('throttled_429', 'batch_items_429', 'refusals_not_429'))
+    return Measure(wall_s=round(wall, 2), requests=after['requests'] - before['requests'], throttled=throttled,
                    controller_rss_mb=round(memory.main_peak_kb / 1024, 1), tree_pss_mb=round(memory.peak_kb / 1024, 1),
                    rc=rc, correct=correct and rc == 0, detail=detail, log_tail='' if rc == 0 else tail)
 
@@ -232,7 +234,7 @@ def run_scenario(scenario: Scenario, args: argparse.Namespace) -> Row:
 
 def table(rows: list[Row]) -> str:
     """The results as a Markdown table."""
-    lines = ['| scenario | tenants × users | run | wall s | requests | 429s | controller RSS MB | all processes PSS MB | correct | A/B | B/floor (floor s) |',
+    lines = ['| scenario | tenants × users | run | wall s | requests | throttled | controller RSS MB | all processes PSS MB | correct | A/B | B/floor (floor s) |',
              '|---|---|---|---|---|---|---|---|---|---|---|']
     for row in rows:
         runs = [('B collection', row.collection)]
@@ -242,7 +244,7 @@ def table(rows: list[Row]) -> str:
             ratio = {'B collection': row.ratios.get('A/B', ''), "B' collection, A's steps only": row.ratios.get("A/B'", '')}.get(label, '')
             floor = f"{row.ratios['B/floor']} ({row.floor_s})" if label == 'B collection' else ''
             lines.append(f'| {row.scenario} | {row.tenants} × {row.users_per_tenant} | {label} | {m.wall_s} | {m.requests} | '
-                         f'{m.throttled_429} | {m.controller_rss_mb} | {m.tree_pss_mb} | {"yes" if m.correct else "NO " + m.detail[:80]} | {ratio} | {floor} |')
+                         f'{m.throttled} | {m.controller_rss_mb} | {m.tree_pss_mb} | {"yes" if m.correct else "NO " + m.detail[:80]} | {ratio} | {floor} |')
     return '\n'.join(lines)
 
 

@@ -111,6 +111,10 @@ class Journal:
         self.counters[f"status:{status}"] += 1
         if status == 429:
             self.counters["429"] += 1
+        if entry.get("refusal"):
+            self.counters["refusal"] += 1
+            if status != 429:
+                self.counters["refusal_not_429"] += 1
         for item in entry.get("batch_items") or []:
             self.counters["batch_items"] += 1
             self.counters[f"batch_status:{item.get('status')}"] += 1
@@ -136,6 +140,9 @@ class Journal:
         out: dict[str, Any] = {
             "requests": counters.get("requests", 0),
             "throttled_429": counters.get("429", 0),
+            # Refusals in Exchange's plain text: all of them, and those that came with another status than 429.
+            "refusals": counters.get("refusal", 0),
+            "refusals_not_429": counters.get("refusal_not_429", 0),
             "per_service": {},
             "per_status": {},
             "batch_items": counters.get("batch_items", 0),

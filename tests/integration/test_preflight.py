@@ -11,7 +11,7 @@ import yaml
 from m365emu import seeds
 from runner import ROOT, run_playbook, tenant_env
 from test_role import recap
-from test_runner import JWT_RE
+from test_secret_leaks import assert_no_secret
 
 PLAYBOOK = ROOT / 'playbooks' / 'preflight.yml'
 
@@ -61,14 +61,6 @@ def assert_read_only(run: Preflight) -> None:
     assert {entry['cmdlet'] for entry in run.journal if entry['service'] == 'exchange'} <= {'Get-BlockedSenderAddress'}
     # The role's reads of users and mailboxes are not the preflight's business: it asks Graph nothing.
     assert [entry for entry in run.journal if entry['service'] == 'graph'] == []
-
-
-def assert_no_secret(places: dict[str, str], secrets: list[str]) -> None:
-    for name, text in places.items():
-        for secret in secrets:
-            assert secret not in text, f'a secret ({secret[:6]}...) is in {name}'
-        found = JWT_RE.search(text)
-        assert not found, f'a JWT ({found.group(0)[:20]}...) is in {name}'
 
 
 def test_app_without_exchange_manage_as_app_fails_naming_it(emulator, tmp_path):

@@ -234,7 +234,8 @@ def run_scenario(scenario: Scenario, args: argparse.Namespace) -> Row:
 
 def table(rows: list[Row]) -> str:
     """The results as a Markdown table."""
-    lines = ['| scenario | tenants × users | run | wall s | requests | throttled | controller RSS MB | all processes PSS MB | correct | A/B | B/floor (floor s) |',
+    lines = ['| scenario | tenants × users | run | wall s | requests | throttled | controller RSS MB | all processes PSS MB | correct | A/B '
+             '| B/floor (floor s) |',
              '|---|---|---|---|---|---|---|---|---|---|---|']
     for row in rows:
         runs = [('B collection', row.collection)]

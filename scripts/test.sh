@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run every test of the collection from a fresh checkout:
-#   sanity (ansible-test, no ignore entries), changelog lint, unit tests, integration tests against the emulator.
-# Usage: scripts/test.sh [sanity|units|integration]...   (no argument: all of them)
+#   sanity (ansible-test, no ignore entries), changelog lint, lint (ansible-lint's production profile and
+#   antsibull-docs' check of every plugin's documentation), unit tests, integration tests against the emulator.
+# Usage: scripts/test.sh [sanity|lint|units|integration]...   (no argument: all of them)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -9,7 +10,7 @@ scripts/setup.sh
 export PATH="$root/.venv/bin:$PATH"
 export ANSIBLE_COLLECTIONS_PATH="$root/.tmp/collections"
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(sanity units integration)
+[ ${#stages[@]} -gt 0 ] || stages=(sanity lint units integration)
 workers=${TEST_WORKERS:-2}
 
 for stage in "${stages[@]}"; do
@@ -27,6 +28,10 @@ for stage in "${stages[@]}"; do
             git -C "$tree" init -q && git -C "$tree" add -A
             (cd "$tree" && ansible-test sanity --python 3.11 --local --color no)
             antsibull-changelog lint
+            ;;
+        lint)
+            ansible-lint  # configuration: .ansible-lint (profile production, offline)
+            antsibull-docs lint-collection-docs --plugin-docs .
             ;;
         units)
             python -m pytest -q -p no:cacheprovider -n "$workers" tests/unit

@@ -153,7 +153,7 @@ def test_pipeline_examples_pass_their_schemas():
 
 def test_github_workflow_shape():
     workflow = yaml.safe_load((CI / "github-actions.yml").read_text())
-    triggers = workflow[True]  # YAML 1.1 reads the key "on" as true
+    triggers = workflow["on"]  # quoted: YAML 1.1 would read a bare on as true
     assert set(triggers) == {"pull_request", "workflow_dispatch"}
     assert workflow["permissions"]["id-token"] == "write"
     job = workflow["jobs"]["unblock"]

@@ -16,7 +16,7 @@ description:
     are joined, never one put in the place of the other.
   - So a list given at run time (C(-e), an AWX survey, a rulebook's C(extra_vars)) adds accounts to the
     inventory's protected list but cannot take any away, not even by giving the same variable an empty value.
-  - The M(m365ops.remediation.unblock_email) role reads its C(unblock_email_protected) through it.
+  - The P(m365ops.remediation.unblock_email#role) role reads its C(unblock_email_protected) through it.
 author:
   - m365ops maintainers (@m365ops)
 options:

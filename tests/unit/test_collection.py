@@ -60,3 +60,26 @@ def test_example_inventory_parses(tmp_path):
                           env=ansible_env(), capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert '"m365_client_secret": "replace-with-contoso-app-secret"' in done.stdout, done.stdout
+
+
+def test_role_readme_argument_specs_and_defaults_agree():
+    """The role's README variable table, its argument specs and its defaults name the same variables, with the same
+    defaults: a variable left out of one of them is a variable a new user does not find."""
+    role = ROOT / 'roles' / 'unblock_email'
+    options = yaml.safe_load((role / 'meta' / 'argument_specs.yml').read_text())['argument_specs']['main']['options']
+    defaults = yaml.safe_load((role / 'defaults' / 'main.yml').read_text())
+    rows = {}
+    for line in (role / 'README.md').read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip('|').split('|')]
+        if line.startswith('| `unblock_email_') and len(cells) >= 2:
+            rows[cells[0].strip('`')] = cells[1].strip('`')
+    assert set(rows) == set(options) == set(defaults)
+    for name, option in options.items():
+        # A templated default (the home folder) is given in the specs as what it renders to.
+        if '{{' not in str(defaults[name]):
+            assert option.get('default') == defaults[name], name
+        value = defaults[name]
+        if isinstance(value, bool):
+            assert rows[name] == str(value).lower(), name
+        elif isinstance(value, int) or value in ([], ''):
+            assert rows[name] == ('[]' if value == [] else '""' if value == '' else str(value)), name

@@ -42,7 +42,6 @@ def _first_text(*candidates: Any) -> str | None:
 CONCURRENCY_REFUSAL = "maximum number of concurrent requests"
 # ``Ex6F9304|Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException|The operation couldn't ...``
 _PIPE_DETAIL = re.compile(r"^\s*(Ex[0-9A-Fa-f]+)?\|([A-Za-z_][\w.`+]*)\|(.*)$", re.S)
-_TYPE_NAME = re.compile(r"^[A-Za-z_][\w.`+]*$")
 
 NOT_FOUND = "not_found"
 AMBIGUOUS = "ambiguous"

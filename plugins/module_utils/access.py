@@ -25,7 +25,6 @@ then unknown, never guessed.
 
 from __future__ import annotations
 
-import datetime
 import typing as t
 from dataclasses import dataclass
 
@@ -419,8 +418,3 @@ def requirements_markdown() -> str:
         needs = ' | '.join('; '.join(cells[kind]) or '-' for kind in (GRAPH, EXCHANGE, ROLE))
         lines.append('| %s | %s | %s | %s |' % (title, 'default' if step.default else 'opt-in', switch, needs))
     return '\n'.join(lines) + '\n'
-
-
-def utc_now() -> str:
-    """The time now, UTC, ISO 8601 to the second."""
-    return datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')

@@ -248,6 +248,7 @@ report_markdown:
 from ansible_collections.m365ops.remediation.plugins.module_utils.base import M365Module
 from ansible_collections.m365ops.remediation.plugins.module_utils.errors import M365Error
 from ansible_collections.m365ops.remediation.plugins.module_utils import access as acc
+from ansible_collections.m365ops.remediation.plugins.module_utils import remediation as rem
 from ansible_collections.m365ops.remediation.plugins.module_utils.auth import jwt_claims
 
 
@@ -305,7 +306,7 @@ def main() -> None:
             tenant=m.params['tenant_id'],
             client_id=claims.get('appid') or claims.get('azp') or getattr(m.credential, 'client_id', None),
             app_display_name=claims.get('app_displayname'),
-            checked_at=acc.utc_now(),
+            checked_at=rem.isoformat(rem.utcnow()),
             graph_permissions=sorted(graph_permissions) if graph_permissions is not None else None,
             graph_error=graph_error,
             exchange_permissions=sorted(exchange_permissions) if exchange_permissions is not None else None,

@@ -28,6 +28,8 @@ from __future__ import annotations
 import typing as t
 from dataclasses import dataclass
 
+from ansible_collections.m365ops.remediation.plugins.module_utils.resources.restricted_users import LOOKUP
+
 # Directory role template ids (Microsoft Entra built-in roles) and their names.
 ROLE_NAMES: dict[str, str] = {
     '62e90394-69f5-4237-9190-012177145e10': 'Global Administrator',
@@ -67,7 +69,7 @@ PROBE_OK = 'ok'
 PROBE_REFUSED = 'refused'
 PROBE_ERROR = 'error'
 # Get-BlockedSenderAddress for an address that cannot exist (RFC 2606 reserves .invalid): an empty answer.
-PROBE_CMDLET = 'Get-BlockedSenderAddress'
+PROBE_CMDLET = LOOKUP
 PROBE_ADDRESS = 'preflight-probe@m365ops.invalid'
 
 

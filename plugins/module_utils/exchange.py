@@ -21,6 +21,9 @@ from ansible_collections.m365ops.remediation.plugins.module_utils.transport impo
 # The system mailbox the ExchangeOnlineManagement module anchors app-only calls to.
 ANCHOR_MAILBOX = "APP:SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}@"
 TRANSIENT_STATUSES = frozenset((429, 503, 504))
+# Above this many objects asked for, one read of the whole list costs less of the tenant's throttling budget than
+# one call per object.
+WHOLE_LIST_THRESHOLD = 8
 
 
 @dataclass
@@ -327,23 +330,6 @@ class ExchangeClient:
                     raise M365Error(f"{cmdlet}: too many pages", service="exchange", code="paging_loop")
             url = next_link
         return result
-
-    # -- the Restricted Users list ------------------------------------------------------------
-
-    def get_blocked_sender(self, address: str | None = None) -> list[dict[str, Any]]:
-        """``Get-BlockedSenderAddress [-SenderAddress]``: the restricted entries (all, or for one address)."""
-        parameters = {"SenderAddress": address} if address else {}
-        return self.invoke("Get-BlockedSenderAddress", parameters).value
-
-    def remove_blocked_sender(self, address: str) -> ExchangeResult:
-        """``Remove-BlockedSenderAddress -SenderAddress``; never retried after an error that is not a refusal.
-
-        No ``-Reason``: Microsoft's reference says it names the reason the account was blocked (the entry's
-        ``Reason`` value), so a note of ours would match no entry.
-        """
-        if not address:
-            raise M365Error("A sender address is required", service="exchange", code="invalid_argument")
-        return self.invoke("Remove-BlockedSenderAddress", {"SenderAddress": address}, write=True)
 
 
 # Cmdlets that need a role beyond what suffices to unblock (recipient management).

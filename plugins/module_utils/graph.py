@@ -2,7 +2,7 @@
 # Copyright (c) m365ops.remediation contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Microsoft Graph v1.0 client: users, session revocation, paging and JSON batching."""
+"""Microsoft Graph v1.0 client: requests, paging and JSON batching (the resources build on it)."""
 
 from __future__ import annotations
 
@@ -164,39 +164,6 @@ class GraphClient:
         response = self.send(method, self.url(path, params), json=json, idempotent=idempotent, headers=headers)
         return decode_response(response)
 
-    # -- users ----------------------------------------------------------------------------------
-
-    @staticmethod
-    def user_path(user: str) -> str:
-        """``/users/{id or UPN}``, quoted (guest UPNs hold ``#``)."""
-        if not user or not str(user).strip():
-            raise M365Error("A user id or userPrincipalName is required", service="graph", code="invalid_argument")
-        return "/users/" + quote(str(user).strip(), safe="@")
-
-    def get_user(self, user: str, select: list[str] | tuple[str, ...] | None = None) -> dict[str, Any]:
-        """``GET /users/{id or UPN}`` with ``$select``; raises 404 ``Request_ResourceNotFound`` for an unknown user."""
-        params = {"$select": ",".join(select)} if select else None
-        return self.request("GET", self.user_path(user), params=params) or {}
-
-    def update_user(self, user_id: str, body: dict[str, Any]) -> None:
-        """``PATCH /users/{id}``.
-
-        Retried only when Graph refused it (429/503), never after a timeout or 504: a password PATCH
-        repeated with the same body would be harmless, but other callers' bodies may not be, and the
-        caller is the one who can tell.
-        """
-        self.request("PATCH", self.user_path(user_id), json=body, idempotent=False)
-
-    def revoke_sessions(self, user_id: str) -> None:
-        """``POST /users/{id}/revokeSignInSessions`` (200 with ``value: true``, or 204).
-
-        Treated as idempotent: repeating it only moves signInSessionsValidFromDateTime to now again.
-        """
-        body = self.request("POST", self.user_path(user_id) + "/revokeSignInSessions", idempotent=True)
-        if isinstance(body, dict) and body.get("value") is False:
-            raise M365Error("Graph answered revokeSignInSessions with value=false", service="graph",
-                            code="revoke_failed")
-
     def iter_pages(self, path: str, params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
         """Yield each page (the decoded JSON object) of a collection, following ``@odata.nextLink``.
 
@@ -215,6 +182,26 @@ class GraphClient:
         """Yield every item of every page's ``value``."""
         for page in self.iter_pages(path, params):
             yield from page.get("value") or []
+
+    def get_collections(self, paths: list[str]) -> list[Any]:
+        """Every item of the collection at each path (relative to the version root), all the first pages in
+        ``$batch``, then each one's next links: per path, the list of items or the M365Error that stopped it."""
+        answers = self.batch([{"id": str(i), "method": "GET", "url": path} for i, path in enumerate(paths)]) if paths else {}
+        out: list[Any] = []
+        for i in range(len(paths)):
+            answer = answers[str(i)]
+            if not answer.ok:
+                out.append(answer.error())
+                continue
+            body = answer.body or {}
+            items: Any = list(body.get("value") or [])
+            if body.get("@odata.nextLink"):
+                try:
+                    items.extend(self.iter_items(body["@odata.nextLink"]))
+                except M365Error as error:
+                    items = error
+            out.append(items)
+        return out
 
     # -- $batch ---------------------------------------------------------------------------------
 

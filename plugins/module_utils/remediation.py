@@ -1,32 +1,26 @@
 # Copyright: m365ops.remediation contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Pure remediation logic: parsing, normalising, deciding. No I/O here, so all of it is unit-tested directly."""
+"""Pure logic every part shares: times, SMTP addresses, OData annotations, result summaries. No I/O here.
+
+What belongs to one kind of object (a user's password policy, a Restricted Users entry, an inbox rule) lives in
+that object's resource file (``resources/``)."""
 
 from __future__ import annotations
 
 import datetime as _dt
 import re
-import secrets
-import string
 import typing as t
 import unicodedata
 
 from ansible_collections.m365ops.remediation.plugins.module_utils.errors import M365Error
 
-# After an unblock, Microsoft says sending normally resumes within an hour and at most within 24 hours.
-SENDING_BACK_TYPICAL = _dt.timedelta(hours=1)
-SENDING_BACK_LATEST = _dt.timedelta(hours=24)
 
 _GUID = re.compile(r'^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$')
 # Deliberately simple: one @, a non-empty local part without spaces, a dotted domain. Exchange is the
 # authority on what it accepts; this only catches what is certainly not an address before any request.
 _ADDRESS = re.compile(r'^[^\s@<>(),;:"\[\]\\]+@[^\s@<>(),;:"\[\]\\]+\.[^\s@<>(),;:"\[\]\\.]+$')
 _FRACTION = re.compile(r'(\.\d+)')
-
-PASSWORD_SYMBOLS = '!#$%&()*+,-./:;<=>?@[]^_{|}~'
-PASSWORD_MIN_LENGTH = 8
-PASSWORD_MAX_LENGTH = 256
 
 
 def utcnow() -> _dt.datetime:
@@ -118,37 +112,6 @@ def split_addresses(values: t.Iterable[t.Any]) -> tuple[list[str], list[dict[str
     return list(valid), invalid
 
 
-def parse_reason(reason: t.Any) -> dict[str, str]:
-    """The ``Key=Value`` and ``Key:Value`` pairs of a Restricted Users ``Reason``, parsed leniently.
-
-    Pairs are separated by ``;`` (commas and new lines are accepted too). A part is split at its first
-    ``=``, else at its first ``:`` (``Last Spam Message MessagetraceId:<id>``); a part with neither is kept
-    under its own text with an empty value; keys and values are stripped; a later duplicate key wins.
-    Never raises, whatever the input.
-    """
-    if not isinstance(reason, str):
-        return {}
-    details: dict[str, str] = {}
-    for part in re.split(r'[;\r\n]+', reason):
-        part = part.strip()
-        if not part:
-            continue
-        key, sep, value = part.partition('=') if '=' in part else part.partition(':')
-        key = key.strip()
-        if not key:
-            continue
-        details[key] = value.strip() if sep else ''
-    return details
-
-
-def message_trace_id(details: dict[str, str]) -> str | None:
-    """The message trace id a parsed ``Reason`` names (a key ending in ``MessagetraceId``, any case), or None."""
-    for key, value in details.items():
-        if key.replace(' ', '').lower().endswith('messagetraceid') and value:
-            return value
-    return None
-
-
 def strip_annotations(value: t.Any) -> t.Any:
     """``value`` without OData annotation keys (any key containing ``@``: ``@odata.type``, ``@odata.context``,
     ``x@odata.type``), in nested dicts and lists too; a new object, ``value`` is left as it is.
@@ -163,135 +126,10 @@ def strip_annotations(value: t.Any) -> t.Any:
     return value
 
 
-def restricted_entry(raw: dict[str, t.Any]) -> dict[str, t.Any]:
-    """One Restricted Users entry in the collection's result shape."""
-    created = parse_datetime(raw.get('CreatedDatetime'))
-    changed = parse_datetime(raw.get('ChangedDatetime'))
-    temporary = raw.get('TemporaryBlock')
-    if isinstance(temporary, str):
-        temporary = temporary.strip().lower() == 'true'
-    details = parse_reason(raw.get('Reason'))
-    return {
-        'address': normalize_address(raw.get('SenderAddress')) or str(raw.get('SenderAddress') or ''),
-        'created': isoformat(created),
-        'changed': isoformat(changed),
-        'temporary_block': bool(temporary),
-        'reason': raw.get('Reason') or '',
-        'reason_details': details,
-        'message_trace_id': message_trace_id(details),
-    }
-
-
-def sending_expected(unblocked_at: _dt.datetime) -> dict[str, str | None]:
-    """When sending should work again after an unblock at the given time."""
-    return {
-        'sending_expected_by': isoformat(unblocked_at + SENDING_BACK_TYPICAL),
-        'sending_expected_at_latest': isoformat(unblocked_at + SENDING_BACK_LATEST),
-    }
-
-
-def is_unblock_limit(error: M365Error) -> bool:
-    """Whether an Exchange error says the account was unblocked too many times. A heuristic.
-
-    The service's wording is not documented (``docs/wire-contract.md``): a removal error that is not a
-    refusal (throttling is waited out elsewhere) and whose exception type, code or text speaks of a
-    ``limit`` together with unblocking, removing, releasing or blocking is taken for it.
-    """
-    text = ' '.join(str(part) for part in (error.exception_type, error.code, error.message) if part).lower()
-    return (error.status != 429 and not error.transient and 'limit' in text
-            and any(word in text for word in ('unblock', 'remov', 'release', 'blocked')))
-
-
-# A removal that found the address gone since the lookup (another admin, or another run, unblocked it).
-ALREADY_OFF = 'already_off'
-ALREADY_OFF_MSG = 'already off the list: unblocked by someone else after the lookup; nothing to do'
-
-
-def unblock_result(address: str, entry: dict[str, t.Any], outcome: _dt.datetime | M365Error | str,
-                   warnings: t.Sequence[str] = ()) -> dict[str, t.Any]:
-    """The per-address result of a removal from the Restricted Users list (``ALREADY_OFF``: found gone), with
-    Exchange's warnings said in the message."""
-    if isinstance(outcome, M365Error):
-        if is_unblock_limit(outcome):
-            msg = ('the unblock limit for this account has been reached: Microsoft allows only a few removals from the '
-                   'Restricted Users list, and only Microsoft support can lift this one (open a support request). '
-                   'Service said: %s' % outcome)
-        else:
-            msg = 'unblock failed and was not retried (removals are limited): %s' % outcome
-        return dict(address=address, changed=False, failed=True, restricted=True, entry=entry, msg=msg, error=outcome.to_dict())
-    if outcome == ALREADY_OFF:
-        return dict(address=address, changed=False, failed=False, restricted=False, entry=entry, msg=ALREADY_OFF_MSG)
-    result = dict(address=address, changed=True, failed=False, restricted=False, entry=entry, msg='unblocked',
-                  unblocked_at=isoformat(outcome), **sending_expected(outcome))
-    if warnings:
-        result['warnings'] = list(warnings)
-        result['msg'] = 'unblocked; Exchange warned: %s' % ' '.join(' '.join(str(w).split()) for w in warnings)
-    return result
-
-
 def outcome_unknown(error: M365Error) -> bool:
     """Whether a failed write may nevertheless have been applied: a gateway timeout, or the connection lost
     after the request was sent (the transport says so in its code)."""
     return error.status in (502, 504) or (error.status is None and error.code in ('timeout', 'connection_error'))
-
-
-def password_error_message(error: M365Error) -> str:
-    """A per-user message for a refused password reset, saying what to do."""
-    if error.status == 403:
-        return ('reset refused: the app may not reset this user\'s password. Graph needs the application permission '
-                'User-PasswordProfile.ReadWrite.All (User.ReadWrite.All does not cover passwords) and at least the Entra role '
-                'User Administrator on the app; a user who holds an admin role needs Privileged Authentication Administrator. '
-                'The account stays blocked. Service said: %s' % error)
-    if error.status == 400 and 'complexity' in str(error.message).lower():
-        return 'reset refused: the password does not meet the tenant\'s password policy. Service said: %s' % error
-    return 'reset failed: %s' % error
-
-
-def change_diffs(results: list[dict[str, t.Any]], field: str, before: dict[str, t.Any], planned: str | None) -> list[dict[str, t.Any]]:
-    """Ansible diffs for the changed items of a user module: ``field`` before and after (or as planned in check mode)."""
-    diffs = []
-    for result in results:
-        if not result.get('changed'):
-            continue
-        name = result.get('user_principal_name') or result.get('user')
-        diffs.append(dict(before_header=name, after_header=name, before={field: before.get(result.get('user'))},
-                          after={field: planned or result.get(field)}))
-    return diffs
-
-
-def password_complies(password: str, user_principal_name: str | None = None) -> bool:
-    """Entra ID's complexity rule: 8 to 256 characters, three of the four classes, not the account name."""
-    if not isinstance(password, str) or not PASSWORD_MIN_LENGTH <= len(password) <= PASSWORD_MAX_LENGTH:
-        return False
-    classes = (
-        any(c.islower() for c in password),
-        any(c.isupper() for c in password),
-        any(c.isdigit() for c in password),
-        any(not c.isalnum() for c in password),
-    )
-    if sum(classes) < 3:
-        return False
-    local = (user_principal_name or '').split('@', 1)[0].lower()
-    return not (len(local) >= 3 and local in password.lower())
-
-
-def generate_password(length: int = 20, user_principal_name: str | None = None) -> str:
-    """A password from the operating system's CSPRNG with all four character classes.
-
-    Drawn again (rarely needed) until it passes :func:`password_complies` for that account.
-    """
-    if length < 16 or length > PASSWORD_MAX_LENGTH:
-        raise ValueError('password length must be between 16 and %d' % PASSWORD_MAX_LENGTH)
-    classes = (string.ascii_lowercase, string.ascii_uppercase, string.digits, PASSWORD_SYMBOLS)
-    alphabet = ''.join(classes)
-    rng = secrets.SystemRandom()
-    while True:
-        chars = [secrets.choice(group) for group in classes]
-        chars += [secrets.choice(alphabet) for dummy in range(length - len(chars))]
-        rng.shuffle(chars)
-        password = ''.join(chars)
-        if password_complies(password, user_principal_name):
-            return password
 
 
 def reset_needed(last_change: t.Any, only_if_changed_before: t.Any) -> bool:

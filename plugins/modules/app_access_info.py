@@ -248,6 +248,8 @@ report_markdown:
 from ansible_collections.m365ops.remediation.plugins.module_utils.base import M365Module
 from ansible_collections.m365ops.remediation.plugins.module_utils.errors import M365Error
 from ansible_collections.m365ops.remediation.plugins.module_utils import access as acc
+from ansible_collections.m365ops.remediation.plugins.module_utils import exchange
+from ansible_collections.m365ops.remediation.plugins.module_utils.resources.restricted_users import RestrictedUsers
 from ansible_collections.m365ops.remediation.plugins.module_utils import remediation as rem
 from ansible_collections.m365ops.remediation.plugins.module_utils.auth import jwt_claims
 
@@ -281,10 +283,14 @@ def main() -> None:
         probe = dict(status=acc.PROBE_ERROR, cmdlet=acc.PROBE_CMDLET, message=exchange_error or '', http_status=None, request_id=None)
         if exchange_claims:
             try:
-                m.exchange.get_blocked_sender(acc.PROBE_ADDRESS)
+                RestrictedUsers(m.exchange).lookup(acc.PROBE_ADDRESS)
                 probe.update(status=acc.PROBE_OK, message='')
             except M365Error as error:
-                probe.update(status=acc.PROBE_REFUSED if error.status == 403 else acc.PROBE_ERROR, message=str(error),
+                kind = exchange.error_kind(error)
+                # Not found is an answer too: the app may read the list.
+                status = acc.PROBE_OK if kind == exchange.NOT_FOUND else acc.PROBE_REFUSED if kind in (
+                    exchange.ACCESS_DENIED, exchange.UNAVAILABLE) else acc.PROBE_ERROR
+                probe.update(status=status, message='' if status == acc.PROBE_OK else str(error),
                              http_status=error.status, request_id=error.request_id)
         graph_permissions = acc.claim_list(graph_claims, 'roles') if graph_claims else None
         exchange_permissions = acc.claim_list(exchange_claims, 'roles') if exchange_claims else None

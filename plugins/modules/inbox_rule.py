@@ -202,9 +202,9 @@ results:
 """
 
 from ansible_collections.m365ops.remediation.plugins.module_utils.base import M365Module
-from ansible_collections.m365ops.remediation.plugins.module_utils import containment as con
-from ansible_collections.m365ops.remediation.plugins.module_utils import containment_ops as cops
-from ansible_collections.m365ops.remediation.plugins.module_utils import operations as ops
+from ansible_collections.m365ops.remediation.plugins.module_utils import converge
+from ansible_collections.m365ops.remediation.plugins.module_utils.resources import inbox_rules
+from ansible_collections.m365ops.remediation.plugins.module_utils.resources.inbox_rules import InboxRules
 
 
 def main() -> None:
@@ -214,36 +214,33 @@ def main() -> None:
         suspicious=dict(type='bool', default=True),
         select=dict(type='list', elements='str', default=[]),
         keep=dict(type='list', elements='str', default=[]),
-        **dict(cops.rule_options(), **ops.user_options())
+        **dict(inbox_rules.classification_options(), **converge.user_options())
     ))
     p = m.params
     if not p['suspicious'] and not p['select']:
         m.module.fail_json(msg='nothing to select: set suspicious=true or name rules in select')
     done_word = 'disabled' if p['state'] == 'disabled' else 'deleted'
-
     def plan(base, user, state):
-        records = cops.rule_records(m, user, state)
+        records = inbox_rules.records(user, state, p['rarely_used_folders'], p['internal_forwarding_suspicious'])
         kept = []
         for record in records:
-            record['action'], record['action_msg'] = con.rule_action(record, p['state'], p['suspicious'], p['select'], p['keep'])
-            if not record['action'] and con.rule_action(record, p['state'], p['suspicious'], p['select'], ())[0]:
+            record['action'], record['action_msg'] = inbox_rules.rule_action(record, p['state'], p['suspicious'], p['select'], p['keep'])
+            if not record['action'] and inbox_rules.rule_action(record, p['state'], p['suspicious'], p['select'], ())[0]:
                 kept.append(record['name'])
         acted = [r for r in records if r['action']]
         result = dict(base, rules=records, kept=kept)
         if not acted:
-            return cops.Step(result, None, 'no inbox rule to change')
+            return converge.Plan(result, done='no inbox rule to change')
         names = ', '.join(repr(r['name']) for r in acted)
-        return cops.Step(result, acted, '%d rule(s) %s: %s' % (len(acted), done_word, names),
-                         '%d rule(s) would be %s: %s' % (len(acted), done_word, names),
-                         {r['name']: 'enabled' if r['enabled'] else 'disabled' for r in acted},
-                         {r['name']: 'disabled' if p['state'] == 'disabled' else 'absent' for r in acted})
+        return converge.Plan(result, change=acted, done='%d rule(s) %s: %s' % (len(acted), done_word, names),
+                             would='%d rule(s) would be %s: %s' % (len(acted), done_word, names),
+                             before={r['name']: 'enabled' if r['enabled'] else 'disabled' for r in acted},
+                             after={r['name']: 'disabled' if p['state'] == 'disabled' else 'absent' for r in acted})
 
-    def requests(step):
-        path = cops.rules_path(step.result)
-        return [dict(method='PATCH', url='%s/%s' % (path, r['id']), body={'isEnabled': False}, item=r) if r['action'] == 'disable'
-                else dict(method='DELETE', url='%s/%s' % (path, r['id']), item=r) for r in step.change]
+    def write(pending):
+        return converge.batch_writes(m.graph, pending, lambda item: InboxRules.change_requests(item.user['id'], item.plan.change), 'rule changes')
 
-    m.run(lambda: cops.converge(m, cops.read_rules(m), plan, lambda pending: cops.graph_writes(m, pending, requests, 'rule changes')))
+    m.run(lambda: converge.converge(m, InboxRules(m.graph, p['resolve_folders']).read, plan, write))
 
 
 if __name__ == '__main__':

@@ -144,24 +144,26 @@ results:
 """
 
 from ansible_collections.m365ops.remediation.plugins.module_utils.base import M365Module
-from ansible_collections.m365ops.remediation.plugins.module_utils import containment_ops as cops
-from ansible_collections.m365ops.remediation.plugins.module_utils import operations as ops
+from ansible_collections.m365ops.remediation.plugins.module_utils import converge
+from ansible_collections.m365ops.remediation.plugins.module_utils.resources import inbox_rules
+from ansible_collections.m365ops.remediation.plugins.module_utils.resources.inbox_rules import InboxRules
 
 
 def main() -> None:
     """List inbox rules."""
     m = M365Module(dict(
-        **ops.users_option(),
+        **converge.users_option(),
         suspicious_only=dict(type='bool', default=False),
-        **cops.rule_options()
+        **inbox_rules.classification_options()
     ))
+    p = m.params
 
     def describe(user, state):
-        records = cops.rule_records(m, user, state)
-        shown = [r for r in records if r['suspicious']] if m.params['suspicious_only'] else records
+        records = inbox_rules.records(user, state, p['rarely_used_folders'], p['internal_forwarding_suspicious'])
+        shown = [r for r in records if r['suspicious']] if p['suspicious_only'] else records
         return dict(suspicious_count=sum(1 for r in records if r['suspicious']), rules=shown)
 
-    m.run(lambda: cops.inspect(m, cops.read_rules(m), describe))
+    m.run(lambda: converge.inspect(m, InboxRules(m.graph, p['resolve_folders']).read, describe))
 
 
 if __name__ == '__main__':

@@ -122,29 +122,32 @@ results:
 """
 
 from ansible_collections.m365ops.remediation.plugins.module_utils.base import M365Module
-from ansible_collections.m365ops.remediation.plugins.module_utils import containment as con
-from ansible_collections.m365ops.remediation.plugins.module_utils import containment_ops as cops
-from ansible_collections.m365ops.remediation.plugins.module_utils import operations as ops
+from ansible_collections.m365ops.remediation.plugins.module_utils import converge
+from ansible_collections.m365ops.remediation.plugins.module_utils.resources import mailbox
+from ansible_collections.m365ops.remediation.plugins.module_utils.resources.mailbox import Mailboxes
 
 
 def main() -> None:
     """Clear mailbox forwarding."""
     m = M365Module(dict(
         state=dict(type='str', choices=['absent'], default='absent'),
-        max_concurrency=dict(type='int', default=4),
-        **ops.user_options()
+        **dict(converge.concurrency_option(), **converge.user_options())
     ))
-
-    def plan(base, user, mailbox):
-        record = con.forwarding_record(mailbox)
-        change = con.forwarding_change(mailbox)
+    def plan(base, user, found):
+        record = mailbox.forwarding_record(found)
+        change = mailbox.forwarding_change(found)
         before = {k: v for k, v in record.items() if k != 'forwarding'}
         cleared = dict(forwarding_smtp_address=None, forwarding_address=None, deliver_to_mailbox_and_forward=False)
         target = record['forwarding_smtp_address'] or record['forwarding_address'] or 'no address'
-        return cops.Step(dict(base, **record), change, 'forwarding to %s removed' % target if change else 'no forwarding; nothing to do',
-                         'forwarding to %s would be removed' % target, before, cleared)
+        return converge.Plan(dict(base, **record), change=change,
+                             done='forwarding to %s removed' % target if change else 'no forwarding; nothing to do',
+                             would='forwarding to %s would be removed' % target, before=before, after=cleared)
 
-    m.run(lambda: cops.converge(m, cops.forwarding_read(m), plan, cops.exchange_apply(m, 'Set-Mailbox')))
+    def work():
+        mailboxes = Mailboxes(m.exchange, m.params['max_concurrency'])
+        return converge.converge(m, mailboxes.forwarding, plan, mailboxes.clear_forwarding)
+
+    m.run(work)
 
 
 if __name__ == '__main__':

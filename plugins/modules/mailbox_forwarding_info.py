@@ -104,26 +104,25 @@ results:
 """
 
 from ansible_collections.m365ops.remediation.plugins.module_utils.base import M365Module
-from ansible_collections.m365ops.remediation.plugins.module_utils import containment as con
-from ansible_collections.m365ops.remediation.plugins.module_utils import containment_ops as cops
+from ansible_collections.m365ops.remediation.plugins.module_utils import converge
+from ansible_collections.m365ops.remediation.plugins.module_utils.resources import mailbox
+from ansible_collections.m365ops.remediation.plugins.module_utils.resources.mailbox import Mailboxes
 
 
 def main() -> None:
     """Read mailbox forwarding."""
     m = M365Module(dict(
-        users=dict(type='list', elements='str', default=[]),
         forwarding_only=dict(type='bool', default=False),
-        max_concurrency=dict(type='int', default=4),
+        **dict(converge.concurrency_option(), **converge.users_option(required=False))
     ))
-
     def work():
+        mailboxes = Mailboxes(m.exchange, m.params['max_concurrency'])
         if m.params['users']:
-            summary = cops.inspect(m, cops.forwarding_read(m), lambda user, mailbox: con.forwarding_record(mailbox))
+            summary = converge.inspect(m, mailboxes.forwarding, lambda user, found: mailbox.forwarding_record(found))
         else:
-            mailboxes = m.exchange.invoke('Get-Mailbox', {'ResultSize': 'Unlimited'}).value
             summary = dict(changed=False, results=sorted((
                 dict(user=mb.get('UserPrincipalName'), id=mb.get('ExternalDirectoryObjectId'), user_principal_name=mb.get('UserPrincipalName'),
-                     failed=False, **con.forwarding_record(mb)) for mb in mailboxes), key=lambda r: str(r['user']).lower()))
+                     failed=False, **mailbox.forwarding_record(mb)) for mb in mailboxes.every_mailbox()), key=lambda r: str(r['user']).lower()))
         if m.params['forwarding_only']:
             summary['results'] = [r for r in summary['results'] if r.get('forwarding') or r.get('failed')]
         return summary

@@ -139,19 +139,18 @@ results:
 """
 
 from ansible_collections.m365ops.remediation.plugins.module_utils.base import M365Module
-from ansible_collections.m365ops.remediation.plugins.module_utils import containment as con
-from ansible_collections.m365ops.remediation.plugins.module_utils import containment_ops as cops
-from ansible_collections.m365ops.remediation.plugins.module_utils import operations as ops
+from ansible_collections.m365ops.remediation.plugins.module_utils import converge
+from ansible_collections.m365ops.remediation.plugins.module_utils.resources import mailbox
+from ansible_collections.m365ops.remediation.plugins.module_utils.resources.mailbox import Mailboxes
 
 
 def main() -> None:
     """Set mailbox protocols."""
-    names = list(con.PROTOCOLS)
+    names = list(mailbox.PROTOCOLS)
     m = M365Module(dict(
         disable=dict(type='list', elements='str', choices=names, default=['pop', 'imap', 'smtp_auth']),
         enable=dict(type='list', elements='str', choices=names, default=[]),
-        max_concurrency=dict(type='int', default=4),
-        **ops.user_options()
+        **dict(converge.concurrency_option(), **converge.user_options())
     ))
     p = m.params
     both = sorted(set(p['disable']) & set(p['enable']))
@@ -159,19 +158,23 @@ def main() -> None:
         m.module.fail_json(msg='protocols both in disable and enable: %s' % ', '.join(both))
     if not p['disable'] and not p['enable']:
         m.module.fail_json(msg='nothing to do: disable and enable are both empty')
-
     def plan(base, user, cas):
-        before = con.protocol_states(cas)
-        changes = con.protocol_changes(cas, p['disable'], p['enable'])
-        after = con.protocol_states(dict(cas, **changes))
+        before = mailbox.protocol_states(cas)
+        changes = mailbox.protocol_changes(cas, p['disable'], p['enable'])
+        after = mailbox.protocol_states(dict(cas, **changes))
         moved = [n for n in names if before[n] != after[n]]
         if not changes:
-            return cops.Step(dict(base, protocols=before), None, 'protocols already as asked; nothing to do')
+            return converge.Plan(dict(base, protocols=before), done='protocols already as asked; nothing to do')
         said = ', '.join('%s %s' % (n, 'on' if after[n] else 'off') for n in moved)
-        return cops.Step(dict(base, protocols=before), changes, 'turned %s' % said, 'would turn %s' % said,
-                         {n: before[n] for n in moved}, {n: after[n] for n in moved}, dict(protocols=after, changes=changes))
+        return converge.Plan(dict(base, protocols=before), change=changes, done='turned %s' % said, would='would turn %s' % said,
+                             before={n: before[n] for n in moved}, after={n: after[n] for n in moved},
+                             update=dict(protocols=after, changes=changes))
 
-    m.run(lambda: cops.converge(m, cops.exchange_read(m, 'Get-CASMailbox'), plan, cops.exchange_apply(m, 'Set-CASMailbox')))
+    def work():
+        mailboxes = Mailboxes(m.exchange, p['max_concurrency'])
+        return converge.converge(m, mailboxes.client_access, plan, mailboxes.set_protocols)
+
+    m.run(work)
 
 
 if __name__ == '__main__':

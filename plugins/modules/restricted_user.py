@@ -143,8 +143,12 @@ results:
 """
 
 from ansible_collections.m365ops.remediation.plugins.module_utils.base import M365Module
-from ansible_collections.m365ops.remediation.plugins.module_utils import operations as ops
+from ansible_collections.m365ops.remediation.plugins.module_utils import converge
+from ansible_collections.m365ops.remediation.plugins.module_utils.concurrency import run_concurrently
 from ansible_collections.m365ops.remediation.plugins.module_utils import remediation as rem
+from ansible_collections.m365ops.remediation.plugins.module_utils.resources import restricted_users
+from ansible_collections.m365ops.remediation.plugins.module_utils.resources.restricted_users import RestrictedUsers
+from ansible_collections.m365ops.remediation.plugins.module_utils.resources.users import PROTECTED_MSG, Target, Users
 
 
 def main() -> None:
@@ -152,35 +156,39 @@ def main() -> None:
     m = M365Module(dict(
         addresses=dict(type='list', elements='str', required=True),
         state=dict(type='str', choices=['absent'], default='absent'),
-        max_concurrency=dict(type='int', default=8),
-        continue_on_error=dict(type='bool', default=False),
+        **dict(converge.concurrency_option(), **converge.change_options())
     ))
+    p = m.params
+    wanted, invalid = rem.split_addresses(p['addresses'])
+
+    def plan(base, user, entry):
+        if entry is None:
+            return converge.Plan(dict(base, restricted=False), done='not on the Restricted Users list; nothing to do')
+        return converge.Plan(dict(base, restricted=True, entry=entry), change=True, done='unblocked', would='would be unblocked',
+                             before=dict(restricted=True), after=dict(restricted=False))
 
     def work():
-        wanted, invalid = rem.split_addresses(m.params['addresses'])
-        results = {i['address']: dict(address=i['address'], changed=False, failed=True, msg=i['msg']) for i in invalid}
-        listed, errors = ops.read_restricted(m.exchange, wanted, m.params['max_concurrency']) if wanted else ({}, {})
-        for address, error in errors.items():
-            results[address] = dict(address=address, changed=False, failed=True, msg='lookup failed: %s' % error, error=error.to_dict())
+        done = {i['address']: dict(address=i['address'], changed=False, failed=True, msg=i['msg']) for i in invalid}
+        shielded = Users(m.graph).protected_identities(p['protected']) if p['protected'] and wanted else set()
         for address in wanted:
-            if address not in listed and address not in errors:
-                results[address] = dict(address=address, changed=False, failed=False, restricted=False,
-                                        msg='not on the Restricted Users list; nothing to do')
-        to_unblock = [a for a in wanted if a in listed]
-        if m.check_mode:
-            for address in to_unblock:
-                results[address] = dict(address=address, changed=True, failed=False, restricted=True,
-                                        entry=listed[address], msg='would be unblocked')
-        else:
-            for address, outcome in ops.run_concurrently(lambda a: ops.unblock(m.exchange, a), to_unblock, m.params['max_concurrency']):
+            if address in shielded:
+                done[address] = dict(address=address, changed=False, failed=False, skipped=True, protected=True, msg=PROTECTED_MSG)
+        restricted = RestrictedUsers(m.exchange)
+
+        def read(targets):
+            listed, errors = restricted.read([target.ref for target in targets], p['max_concurrency'])
+            return {target.ref: errors.get(target.ref) or listed.get(target.ref) for target in targets}
+
+        def write(pending):
+            outcomes = {}
+            for item, outcome in run_concurrently(lambda item: restricted.unblock(item.ref), pending, p['max_concurrency']):
                 outcome, warnings = outcome if isinstance(outcome, tuple) else (outcome, [])
-                results[address] = rem.unblock_result(address, listed[address], outcome, warnings)
-        ordered = [results[a] for a in [i['address'] for i in invalid] + wanted]
-        summary = rem.summarize(ordered, 'addresses', m.params['continue_on_error'])
-        if m.diff_mode:
-            summary['diff'] = [dict(before_header=a, after_header=a, before=dict(restricted=True), after=dict(restricted=False))
-                               for a in to_unblock if results[a]['changed']]
-        return summary
+                outcomes[item.ref] = restricted_users.unblock_result(item.ref, item.plan.result['entry'], outcome, warnings)
+            return outcomes
+
+        targets = [Target(address, None) for address in wanted if address not in done]
+        order = [i['address'] for i in invalid] + wanted
+        return converge.converge(m, read, plan, write, targets=((done, targets), order), noun='addresses')
 
     m.run(work)
 

@@ -116,25 +116,27 @@ invalid:
 """
 
 from ansible_collections.m365ops.remediation.plugins.module_utils.base import M365Module
-from ansible_collections.m365ops.remediation.plugins.module_utils import operations as ops
+from ansible_collections.m365ops.remediation.plugins.module_utils import converge
 from ansible_collections.m365ops.remediation.plugins.module_utils import remediation as rem
+from ansible_collections.m365ops.remediation.plugins.module_utils.resources.restricted_users import RestrictedUsers
 
 
 def main() -> None:
     """Read the Restricted Users list."""
     m = M365Module(dict(
         addresses=dict(type='list', elements='str', default=[]),
-        max_concurrency=dict(type='int', default=8),
+        **converge.concurrency_option()
     ))
 
     def work():
+        restricted = RestrictedUsers(m.exchange)
         if not m.params['addresses']:
-            listed = ops.read_restricted(m.exchange)[0]
+            listed = restricted.read()[0]
             # The tenant's GUID from the token just used, so that a play of many tenants can pin each host to its
             # tenant before any write (no request of its own).
             return dict(changed=False, entries=sorted(listed.values(), key=lambda e: e['address']), tenant_id=m.tenant_guid('exchange'))
         wanted, invalid = rem.split_addresses(m.params['addresses'])
-        listed, errors = ops.read_restricted(m.exchange, wanted, m.params['max_concurrency']) if wanted else ({}, {})
+        listed, errors = restricted.read(wanted, m.params['max_concurrency']) if wanted else ({}, {})
         result = dict(
             changed=False,
             entries=[listed[a] for a in wanted if a in listed],

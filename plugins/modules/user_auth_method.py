@@ -191,10 +191,9 @@ results:
 """
 
 from ansible_collections.m365ops.remediation.plugins.module_utils.base import M365Module
-from ansible_collections.m365ops.remediation.plugins.module_utils import containment as con
-from ansible_collections.m365ops.remediation.plugins.module_utils import containment_ops as cops
-from ansible_collections.m365ops.remediation.plugins.module_utils import operations as ops
-from ansible_collections.m365ops.remediation.plugins.module_utils import remediation as rem
+from ansible_collections.m365ops.remediation.plugins.module_utils import converge
+from ansible_collections.m365ops.remediation.plugins.module_utils.resources import auth_methods
+from ansible_collections.m365ops.remediation.plugins.module_utils.resources.auth_methods import AuthMethods
 
 
 def main() -> None:
@@ -203,40 +202,37 @@ def main() -> None:
         state=dict(type='str', choices=['absent'], default='absent'),
         registered_after=dict(type='str'),
         ids=dict(type='list', elements='str', default=[]),
-        types=dict(type='list', elements='str', choices=list(con.REMOVABLE_METHOD_TYPES), default=[]),
+        types=dict(type='list', elements='str', choices=list(auth_methods.REMOVABLE_METHOD_TYPES), default=[]),
         keep=dict(type='list', elements='str', default=[]),
-        **ops.user_options()
+        **converge.user_options()
     ))
     p = m.params
+    problem = converge.time_problems(p, 'registered_after')
+    if problem:
+        m.module.fail_json(msg=problem)
     gate = p['registered_after']
-    if gate and rem.parse_datetime(gate) is None:
-        m.module.fail_json(msg="registered_after: '%s' is not an ISO 8601 time such as 2026-11-20T08:00:00Z" % gate)
     if not gate and not p['ids']:
         m.module.fail_json(msg='nothing to select: give registered_after or ids')
-
-    def plan(base, user, methods):
-        for record in methods:
-            record['remove'], record['why'] = con.method_selection(record, gate, p['ids'], p['types'], p['keep'])
-        chosen = [r for r in methods if r['remove']]
-        result = dict(base, methods=methods)
+    def plan(base, user, listed):
+        for record in listed:
+            record['remove'], record['why'] = auth_methods.method_selection(record, gate, p['ids'], p['types'], p['keep'])
+        chosen = [r for r in listed if r['remove']]
+        result = dict(base, methods=listed)
         if not chosen:
-            return cops.Step(result, None, 'no authentication method to remove')
-        said = ', '.join(con.method_label(r) for r in chosen)
-        note = con.default_phone_note(methods)
-        before = [r['id'] for r in methods]
-        return cops.Step(result, chosen, '%d method(s) removed: %s' % (len(chosen), said),
-                         '%d method(s) would be removed: %s' % (len(chosen), said) + ('; ' + note if note else ''),
-                         dict(methods=before), dict(methods=[i for i, r in zip(before, methods) if not r['remove']]))
+            return converge.Plan(result, done='no authentication method to remove')
+        said = ', '.join(auth_methods.method_label(r) for r in chosen)
+        note = auth_methods.default_phone_note(listed)
+        before = [r['id'] for r in listed]
+        return converge.Plan(result, change=chosen, done='%d method(s) removed: %s' % (len(chosen), said),
+                             would='%d method(s) would be removed: %s' % (len(chosen), said) + ('; ' + note if note else ''),
+                             before=dict(methods=before), after=dict(methods=[i for i, r in zip(before, listed) if not r['remove']]))
 
-    def requests(step):
+    def write(pending):
         # Phones in a later round than the other methods: Graph keeps a default MFA phone while other methods remain.
-        return [dict(method='DELETE', url='/users/%s/authentication/%s/%s' % (step.result['id'], r['segment'], r['id']), item=r, round=n)
-                for n, batch in enumerate(con.removal_rounds(step.change)) for r in batch]
+        return converge.batch_writes(m.graph, pending, lambda item: AuthMethods.removal_requests(item.user['id'], item.plan.change), 'removals',
+                                     retry_when=auth_methods.is_default_method_refusal, explain=auth_methods.removal_problem)
 
-    def apply(pending):
-        return cops.graph_writes(m, pending, requests, 'removals', retry_when=con.is_default_method_refusal, explain=con.removal_problem)
-
-    m.run(lambda: cops.converge(m, cops.read_methods(m), plan, apply))
+    m.run(lambda: converge.converge(m, AuthMethods(m.graph).read, plan, write))
 
 
 if __name__ == '__main__':

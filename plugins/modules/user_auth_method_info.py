@@ -106,30 +106,31 @@ results:
 """
 
 from ansible_collections.m365ops.remediation.plugins.module_utils.base import M365Module
-from ansible_collections.m365ops.remediation.plugins.module_utils import containment_ops as cops
-from ansible_collections.m365ops.remediation.plugins.module_utils import operations as ops
+from ansible_collections.m365ops.remediation.plugins.module_utils import converge
 from ansible_collections.m365ops.remediation.plugins.module_utils import remediation as rem
+from ansible_collections.m365ops.remediation.plugins.module_utils.resources.auth_methods import AuthMethods
 
 
 def main() -> None:
     """List authentication methods."""
     m = M365Module(dict(
-        **ops.users_option(),
+        **converge.users_option(),
         registered_after=dict(type='str'),
     ))
-    gate = m.params['registered_after']
-    if gate and rem.parse_datetime(gate) is None:
-        m.module.fail_json(msg="registered_after: '%s' is not an ISO 8601 time such as 2026-11-20T08:00:00Z" % gate)
+    problem = converge.time_problems(m.params, 'registered_after')
+    if problem:
+        m.module.fail_json(msg=problem)
+    gate = rem.parse_datetime(m.params['registered_after'])
 
     def describe(user, methods):
         shown = [{k: v for k, v in record.items() if k != 'segment'} for record in methods]
         if gate:
             for record in shown:
                 created = rem.parse_datetime(record['created'])
-                record['registered_after'] = None if created is None else created >= rem.parse_datetime(gate)
+                record['registered_after'] = None if created is None else created >= gate
         return dict(methods=shown)
 
-    m.run(lambda: cops.inspect(m, cops.read_methods(m), describe))
+    m.run(lambda: converge.inspect(m, AuthMethods(m.graph).read, describe))
 
 
 if __name__ == '__main__':

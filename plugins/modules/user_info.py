@@ -97,28 +97,30 @@ users:
 """
 
 from ansible_collections.m365ops.remediation.plugins.module_utils.base import M365Module
-from ansible_collections.m365ops.remediation.plugins.module_utils import operations as ops
+from ansible_collections.m365ops.remediation.plugins.module_utils import converge
+from ansible_collections.m365ops.remediation.plugins.module_utils.resources import users as users_resource
+from ansible_collections.m365ops.remediation.plugins.module_utils.resources.users import Users
 
 
 def main() -> None:
     """Look users up."""
-    m = M365Module(ops.users_option())
+    m = M365Module(converge.users_option())
 
     def work():
-        keys = ops.reference_keys(m.params['users'])
+        keys = users_resource.reference_keys(m.params['users'])
         users = {}
         for key in keys:
-            problem = ops.invalid_user_reference(key)
+            problem = users_resource.invalid_user_reference(key)
             if problem:
                 users[key] = dict(user=key, found=False, failed=True, msg=problem)
         lookup = [k for k in keys if k not in users]
-        for item in ops.resolve_users(m.graph, lookup) if lookup else ():
+        for item in Users(m.graph).resolve(lookup) if lookup else ():
             if item.user is not None:
-                users[item.given] = dict(ops.user_record(item.given, item.user), failed=False)
+                users[item.given] = dict(users_resource.user_record(item.given, item.user), failed=False)
             elif item.error.status == 404:
-                users[item.given] = dict(user=item.given, found=False, failed=False, msg=ops.lookup_problem(item.given, item.error))
+                users[item.given] = dict(user=item.given, found=False, failed=False, msg=users_resource.lookup_problem(item.given, item.error))
             else:
-                users[item.given] = dict(user=item.given, found=False, failed=True, msg=ops.lookup_problem(item.given, item.error),
+                users[item.given] = dict(user=item.given, found=False, failed=True, msg=users_resource.lookup_problem(item.given, item.error),
                                          error=item.error.to_dict())
         return dict(changed=False, users=[users[k] for k in keys])
 

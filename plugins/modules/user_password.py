@@ -159,15 +159,17 @@ import os
 
 from ansible_collections.m365ops.remediation.plugins.module_utils.base import M365Module
 from ansible_collections.m365ops.remediation.plugins.module_utils.errors import M365Error
-from ansible_collections.m365ops.remediation.plugins.module_utils import operations as ops
+from ansible_collections.m365ops.remediation.plugins.module_utils import converge
 from ansible_collections.m365ops.remediation.plugins.module_utils import remediation as rem
 from ansible_collections.m365ops.remediation.plugins.module_utils import secure_file
+from ansible_collections.m365ops.remediation.plugins.module_utils.resources import users as users_resource
+from ansible_collections.m365ops.remediation.plugins.module_utils.resources.users import Users
 
 
 def main() -> None:
     """Reset passwords."""
     m = M365Module(dict(
-        **ops.user_options(),
+        **converge.user_options(),
         password=dict(type='str', no_log=True),
         password_length=dict(type='int', default=20, no_log=False),
         force_change_password_next_sign_in=dict(type='bool', default=True, no_log=False),
@@ -177,14 +179,15 @@ def main() -> None:
         return_passwords=dict(type='bool', default=False, no_log=False),
     ))
     p = m.params
-    if p['password'] is not None and not rem.password_complies(p['password']):
+    if p['password'] is not None and not users_resource.password_complies(p['password']):
         m.module.fail_json(msg='the given password does not meet Entra ID complexity rules: 8 to 256 characters, '
                                'with three of upper case, lower case, digits and symbols')
-    if not 16 <= p['password_length'] <= rem.PASSWORD_MAX_LENGTH:
-        m.module.fail_json(msg='password_length must be between 16 and %d' % rem.PASSWORD_MAX_LENGTH)
+    if not 16 <= p['password_length'] <= users_resource.PASSWORD_MAX_LENGTH:
+        m.module.fail_json(msg='password_length must be between 16 and %d' % users_resource.PASSWORD_MAX_LENGTH)
+    problem = converge.time_problems(p, 'only_if_changed_before')
+    if problem:
+        m.module.fail_json(msg=problem)
     gate = p['only_if_changed_before']
-    if gate and rem.parse_datetime(gate) is None:
-        m.module.fail_json(msg="only_if_changed_before: '%s' is not an ISO 8601 time such as 2026-11-20T08:00:00Z" % gate)
     if p['return_passwords'] and not m.module.no_log:
         m.module.fail_json(msg='return_passwords needs no_log: true on the task, so that the passwords are never logged')
     if p['password_file']:
@@ -197,70 +200,63 @@ def main() -> None:
                 secure_file.check_target(p['password_file'])
         except (M365Error, OSError) as error:
             m.module.fail_json(msg='password_file: %s' % error)
+    passwords = {}
+
+    def plan(base, user, last_change):
+        result = dict(base, last_password_change=last_change)
+        if user.get('onPremisesSyncEnabled'):
+            return converge.Plan(dict(result, failed=True),
+                                 done='synchronised from on-premises Active Directory: reset the password in Active Directory '
+                                      '(or with password writeback), then run again')
+        if not rem.reset_needed(last_change, gate):
+            return converge.Plan(result, done='password already changed at %s, after %s; not reset again' % (last_change, gate))
+        return converge.Plan(result, change=True, done='password reset', would='password would be reset',
+                             before=dict(last_password_change=last_change), after=dict(last_password_change='reset now'))
+
+    def read(targets):
+        return {target.ref: rem.isoformat(rem.parse_datetime(target.user.get('lastPasswordChangeDateTime'))) for target in targets}
+
+    def write(pending):
+        for item in pending:
+            passwords[item.ref] = p['password'] or users_resource.generate_password(p['password_length'], item.user['userPrincipalName'])
+            if not p['return_passwords']:
+                # Ansible then masks it wherever it could appear; with return_passwords the whole
+                # result is hidden by the task's no_log instead (checked above).
+                m.protect(passwords[item.ref])
+        statuses = dict.fromkeys(passwords, 'pending')
+        delivered = _deliver(m, pending, passwords, statuses)
+        answers = Users(m.graph).send({item.ref: Users.password_request(
+            item.user['id'], passwords[item.ref], p['force_change_password_next_sign_in'],
+            p['force_change_password_next_sign_in_with_mfa']) for item in pending})
+        now = rem.isoformat(rem.utcnow())
+
+        def reset(item):
+            statuses[item.ref] = 'set'
+            return dict(last_password_change=now)
+
+        def refused(item, error):
+            msg = users_resource.password_error_message(error)
+            if rem.outcome_unknown(error):
+                # The reset may have been applied: its password is kept (marked unknown), never lost.
+                statuses[item.ref] = 'unknown'
+                msg += ('; the reset may or may not have been applied: its password is kept in the password file marked '
+                        '"unknown"; run again to finish (a reset that was applied is not done twice)')
+            else:
+                passwords.pop(item.ref)
+            return dict(msg=msg)
+
+        outcomes = converge.batch_outcomes(pending, answers, reset, refused)
+        if delivered:
+            _deliver(m, pending, passwords, statuses)
+        return outcomes
 
     def work():
-        done, targets = ops.user_targets(m.graph, p['users'], p['protected'])
-        results = dict(done)
-        pending = []
-        before = {ref: rem.isoformat(rem.parse_datetime(user.get('lastPasswordChangeDateTime'))) for ref, user in targets}
-        for ref, user in targets:
-            base = ops.user_record(ref, user)
-            base = dict(user=ref, id=base['id'], user_principal_name=base['user_principal_name'],
-                        last_password_change=base['last_password_change'])
-            if user.get('onPremisesSyncEnabled'):
-                results[ref] = dict(base, changed=False, failed=True,
-                                    msg='synchronised from on-premises Active Directory: reset the password in Active Directory '
-                                        '(or with password writeback), then run again')
-            elif not rem.reset_needed(user.get('lastPasswordChangeDateTime'), gate):
-                results[ref] = dict(base, changed=False, failed=False,
-                                    msg='password already changed at %s, after %s; not reset again' % (base['last_password_change'], gate))
-            elif m.check_mode:
-                results[ref] = dict(base, changed=True, failed=False, msg='password would be reset')
-            else:
-                pending.append((ref, base))
-        passwords = {}
-        if pending:
-            for ref, base in pending:
-                passwords[ref] = p['password'] or rem.generate_password(p['password_length'], base['user_principal_name'])
-                if not p['return_passwords']:
-                    # Ansible then masks it wherever it could appear; with return_passwords the whole
-                    # result is hidden by the task's no_log instead (checked above).
-                    m.protect(passwords[ref])
-            delivered = _deliver(m, pending, passwords, dict.fromkeys(passwords, 'pending'))
-            statuses = {}
-            requests = [dict(id=str(i), method='PATCH', url='/users/%s' % base['id'], body=dict(passwordProfile=dict(
-                password=passwords[ref],
-                forceChangePasswordNextSignIn=p['force_change_password_next_sign_in'],
-                forceChangePasswordNextSignInWithMfa=p['force_change_password_next_sign_in_with_mfa'],
-            ))) for i, (ref, base) in enumerate(pending)]
-            answers = m.graph.batch(requests)
-            now = rem.isoformat(rem.utcnow())
-            for i, (ref, base) in enumerate(pending):
-                answer = answers[str(i)]
-                if answer.ok:
-                    statuses[ref] = 'set'
-                    results[ref] = dict(base, changed=True, failed=False, msg='password reset', last_password_change=now)
-                    continue
-                error = answer.error()
-                msg = rem.password_error_message(error)
-                if rem.outcome_unknown(error):
-                    # The reset may have been applied: its password is kept (marked unknown), never lost.
-                    statuses[ref] = 'unknown'
-                    msg += ('; the reset may or may not have been applied: its password is kept in the password file marked '
-                            '"unknown"; run again to finish (a reset that was applied is not done twice)')
-                else:
-                    passwords.pop(ref)
-                results[ref] = dict(base, changed=False, failed=True, msg=msg, error=error.to_dict())
-            if delivered:
-                _deliver(m, pending, passwords, statuses)
-        ordered = [results[k] for k in ops.reference_keys(p['users'])]
-        summary = rem.summarize(ordered, 'users', p['continue_on_error'])
+        summary = converge.converge(m, read, plan, write)
         if passwords and p['password_file']:
             summary['password_file'] = p['password_file']
         if passwords and p['return_passwords']:
-            summary['passwords'] = {results[ref]['user_principal_name']: pw for ref, pw in passwords.items()}
-        if m.diff_mode:
-            summary['diff'] = rem.change_diffs(ordered, 'last_password_change', before, 'reset now' if m.check_mode else None)
+            upn = {r['user']: r.get('user_principal_name') for r in summary['results']}
+            summary['passwords'] = {upn[ref]: pw for ref, pw in passwords.items()}
         return summary
 
     m.run(work)
@@ -282,10 +278,10 @@ def _deliver(m: M365Module, pending: list, passwords: dict, statuses: dict) -> b
     document['tenant_id'] = tenant_id
     users = document.setdefault('users', {})
     stamp = rem.isoformat(rem.utcnow())
-    for ref, base in pending:
-        upn = base['user_principal_name']
-        if ref in passwords:
-            users[upn] = dict(password=passwords[ref], status=statuses[ref], time=stamp)
+    for item in pending:
+        upn = item.user['userPrincipalName']
+        if item.ref in passwords:
+            users[upn] = dict(password=passwords[item.ref], status=statuses[item.ref], time=stamp)
         elif users.get(upn, {}).get('status') == 'pending':
             users.pop(upn)
     secure_file.write_json(path, document)

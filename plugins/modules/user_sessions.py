@@ -96,56 +96,40 @@ results:
 """
 
 from ansible_collections.m365ops.remediation.plugins.module_utils.base import M365Module
-from ansible_collections.m365ops.remediation.plugins.module_utils import operations as ops
+from ansible_collections.m365ops.remediation.plugins.module_utils import converge
 from ansible_collections.m365ops.remediation.plugins.module_utils import remediation as rem
+from ansible_collections.m365ops.remediation.plugins.module_utils.resources.users import Users
 
 
 def main() -> None:
     """Revoke sign-in sessions."""
     m = M365Module(dict(
-        **ops.user_options(),
+        **converge.user_options(),
         state=dict(type='str', choices=['revoked'], default='revoked'),
         only_if_valid_from_before=dict(type='str'),
     ))
-    p = m.params
-    gate = p['only_if_valid_from_before']
-    if gate and rem.parse_datetime(gate) is None:
-        m.module.fail_json(msg="only_if_valid_from_before: '%s' is not an ISO 8601 time such as 2026-11-20T08:00:00Z" % gate)
+    problem = converge.time_problems(m.params, 'only_if_valid_from_before')
+    if problem:
+        m.module.fail_json(msg=problem)
+    gate = m.params['only_if_valid_from_before']
 
-    def work():
-        done, targets = ops.user_targets(m.graph, p['users'], p['protected'])
-        results = dict(done)
-        before = {ref: rem.isoformat(rem.parse_datetime(user.get('signInSessionsValidFromDateTime'))) for ref, user in targets}
-        pending = []
-        for ref, user in targets:
-            base = dict(user=ref, id=user.get('id'), user_principal_name=user.get('userPrincipalName'),
-                        sign_in_sessions_valid_from=before[ref])
-            if not rem.reset_needed(user.get('signInSessionsValidFromDateTime'), gate):
-                results[ref] = dict(base, changed=False, failed=False,
-                                    msg='sessions already revoked at %s, after %s; not revoked again' % (before[ref], gate))
-            elif m.check_mode:
-                results[ref] = dict(base, changed=True, failed=False, msg='sessions would be revoked')
-            else:
-                pending.append((ref, base))
-        if pending:
-            # Revoking twice is the same as once: the batch may be sent again after a 504 or a dropped connection.
-            answers = m.graph.batch([dict(id=str(i), method='POST', url='/users/%s/revokeSignInSessions' % base['id'], idempotent=True)
-                                     for i, (ref, base) in enumerate(pending)])
-            now = rem.isoformat(rem.utcnow())
-            for i, (ref, base) in enumerate(pending):
-                answer = answers[str(i)]
-                if answer.ok:
-                    results[ref] = dict(base, changed=True, failed=False, msg='sessions revoked', sign_in_sessions_valid_from=now)
-                else:
-                    error = answer.error()
-                    results[ref] = dict(base, changed=False, failed=True, msg='revoke failed: %s' % error, error=error.to_dict())
-        ordered = [results[k] for k in ops.reference_keys(p['users'])]
-        summary = rem.summarize(ordered, 'users', p['continue_on_error'])
-        if m.diff_mode:
-            summary['diff'] = rem.change_diffs(ordered, 'sign_in_sessions_valid_from', before, 'revoked now' if m.check_mode else None)
-        return summary
+    def plan(base, user, valid_from):
+        result = dict(base, sign_in_sessions_valid_from=valid_from)
+        if not rem.reset_needed(valid_from, gate):
+            return converge.Plan(result, done='sessions already revoked at %s, after %s; not revoked again' % (valid_from, gate))
+        return converge.Plan(result, change=True, done='sessions revoked', would='sessions would be revoked',
+                             before=dict(sign_in_sessions_valid_from=valid_from), after=dict(sign_in_sessions_valid_from='revoked now'))
 
-    m.run(work)
+    def read(targets):
+        return {target.ref: rem.isoformat(rem.parse_datetime(target.user.get('signInSessionsValidFromDateTime'))) for target in targets}
+
+    def write(pending):
+        answers = Users(m.graph).send({item.ref: Users.revoke_sessions_request(item.user['id']) for item in pending})
+        now = rem.isoformat(rem.utcnow())
+        return converge.batch_outcomes(pending, answers, lambda item: dict(sign_in_sessions_valid_from=now),
+                                       lambda item, error: dict(msg='revoke failed: %s' % error))
+
+    m.run(lambda: converge.converge(m, read, plan, write))
 
 
 if __name__ == '__main__':

@@ -106,15 +106,15 @@ results:
 """
 
 from ansible_collections.m365ops.remediation.plugins.module_utils.base import M365Module
-from ansible_collections.m365ops.remediation.plugins.module_utils import containment_ops as cops
-from ansible_collections.m365ops.remediation.plugins.module_utils import operations as ops
+from ansible_collections.m365ops.remediation.plugins.module_utils import converge
+from ansible_collections.m365ops.remediation.plugins.module_utils.resources.users import Users
 
 
 def main() -> None:
     """Block or allow sign-in."""
     m = M365Module(dict(
         state=dict(type='str', choices=['blocked', 'allowed'], default='blocked'),
-        **ops.user_options()
+        **converge.user_options()
     ))
     wanted = m.params['state'] == 'allowed'
     word = 'allowed' if wanted else 'blocked'
@@ -122,21 +122,21 @@ def main() -> None:
     def plan(base, user, enabled):
         result = dict(base, account_enabled=enabled)
         if enabled is wanted:
-            return cops.Step(result, None, 'sign-in already %s; nothing to do' % word)
+            return converge.Plan(result, done='sign-in already %s; nothing to do' % word)
         if user.get('onPremisesSyncEnabled'):
-            return cops.Step(dict(result, failed=True), None,
-                             'synchronised from on-premises Active Directory: change the account there (Graph refuses it)')
-        return cops.Step(result, {'accountEnabled': wanted}, 'sign-in %s' % word, 'sign-in would be %s' % word,
-                         dict(account_enabled=enabled), dict(account_enabled=wanted), dict(account_enabled=wanted))
+            return converge.Plan(dict(result, failed=True),
+                                 done='synchronised from on-premises Active Directory: change the account there (Graph refuses it)')
+        return converge.Plan(result, change=wanted, done='sign-in %s' % word, would='sign-in would be %s' % word,
+                             before=dict(account_enabled=enabled), after=dict(account_enabled=wanted), update=dict(account_enabled=wanted))
 
     def read(targets):
-        return {ref: bool(user.get('accountEnabled')) for ref, user in targets}
+        return {target.ref: bool(target.user.get('accountEnabled')) for target in targets}
 
-    def apply(pending):
-        return cops.graph_writes(m, pending, lambda step: [dict(method='PATCH', url='/users/%s' % step.result['id'],
-                                                                body=step.change, item={})], 'changes')
+    def write(pending):
+        return converge.batch_writes(m.graph, pending, lambda item: [dict(Users.sign_in_request(item.user['id'], item.plan.change), item={})],
+                                     'changes')
 
-    m.run(lambda: cops.converge(m, read, plan, apply))
+    m.run(lambda: converge.converge(m, read, plan, write))
 
 
 if __name__ == '__main__':

@@ -11,6 +11,8 @@ from m365emu import seeds
 from ansible_collections.m365ops.remediation.plugins.module_utils.errors import M365Error
 from ansible_collections.m365ops.remediation.plugins.module_utils.exchange import (
     NOT_FOUND, ExchangeClient, ExchangeResult, error_kind, exchange_error)
+from ansible_collections.m365ops.remediation.plugins.module_utils.resources.users import Users
+from ansible_collections.m365ops.remediation.plugins.module_utils.resources.restricted_users import RestrictedUsers
 
 TENANT = seeds.CONTOSO_TENANT_ID
 
@@ -24,13 +26,13 @@ def listed(emulator):
 
 
 def test_get_blocked_sender_all_and_one(exchange):
-    everyone = exchange.get_blocked_sender()
+    everyone = RestrictedUsers(exchange).lookup()
     assert {e["SenderAddress"] for e in everyone} >= {"rob@contoso.com", "ann@contoso.com", "ghost@contoso.com"}
     assert all({"SenderAddress", "Reason", "CreatedDatetime", "ChangedDatetime", "TemporaryBlock"} <= set(e) for e in everyone)
-    one = exchange.get_blocked_sender("ann@contoso.com")
+    one = RestrictedUsers(exchange).lookup("ann@contoso.com")
     assert [e["SenderAddress"] for e in one] == ["ann@contoso.com"]
     assert one[0]["Reason"] == seeds.EXTERNAL_LIMIT_REASON
-    assert exchange.get_blocked_sender("carl@contoso.com") == []
+    assert RestrictedUsers(exchange).lookup("carl@contoso.com") == []
 
 
 def test_paging_posts_the_same_body_to_next_link(emulator, transport, credential):
@@ -45,7 +47,7 @@ def test_paging_posts_the_same_body_to_next_link(emulator, transport, credential
 
 
 def test_remove_and_warning(emulator, exchange):
-    exchange.remove_blocked_sender("rob@contoso.com")
+    RestrictedUsers(exchange).remove("rob@contoso.com")
     assert "rob@contoso.com" not in listed(emulator)
     # The last unblock allowed comes with a warning.
     seed = seeds.test_seed()
@@ -60,7 +62,7 @@ def test_remove_and_warning(emulator, exchange):
 
 def test_failed_removal_is_not_retried(emulator, exchange, sleeps):
     with pytest.raises(M365Error) as info:
-        exchange.remove_blocked_sender("gina@contoso.com")
+        RestrictedUsers(exchange).remove("gina@contoso.com")
     err = info.value
     assert (err.service, err.status, err.code) == ("exchange", 400, "BadRequest")
     assert err.exception_type == "Microsoft.Exchange.Management.Hygiene.UnblockLimitExceededException"
@@ -76,7 +78,7 @@ def test_error_type_and_clean_text_from_either_detail_form(emulator, exchange, f
     seed["exchange"].update(error_forms=[form], not_found_statuses=[status])
     emulator.reset(seed)
     with pytest.raises(M365Error) as info:
-        exchange.remove_blocked_sender("carl@contoso.com")
+        RestrictedUsers(exchange).remove("carl@contoso.com")
     err = info.value
     assert err.status == status and err.code == ("NotFound" if status == 404 else "InternalServerError")
     assert err.exception_type == "Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException"
@@ -89,7 +91,7 @@ def test_error_type_and_clean_text_from_either_detail_form(emulator, exchange, f
 def test_removal_after_unknown_outcome_is_not_retried(emulator, exchange, sleeps, fault):
     emulator.set_faults([dict(fault, service="exchange", cmdlet="Remove-BlockedSenderAddress", count=1)])
     with pytest.raises(M365Error):
-        exchange.remove_blocked_sender("rob@contoso.com")
+        RestrictedUsers(exchange).remove("rob@contoso.com")
     assert len(invocations(emulator, cmdlet="Remove-BlockedSenderAddress")) == 1
     assert sleeps.calls == []
 
@@ -98,7 +100,7 @@ def test_removal_after_unknown_outcome_is_not_retried(emulator, exchange, sleeps
 def test_refused_removal_is_retried(emulator, exchange, sleeps, status):
     emulator.set_faults([{"service": "exchange", "cmdlet": "Remove-BlockedSenderAddress", "status": status,
                           "retry_after": "3", "count": 1}])
-    exchange.remove_blocked_sender("rob@contoso.com")
+    RestrictedUsers(exchange).remove("rob@contoso.com")
     assert [c["status"] for c in invocations(emulator, cmdlet="Remove-BlockedSenderAddress")] == [status, 200]
     assert sleeps.calls == [3.0]
     assert "rob@contoso.com" not in listed(emulator)
@@ -106,7 +108,7 @@ def test_refused_removal_is_retried(emulator, exchange, sleeps, status):
 
 def test_read_is_retried_after_504(emulator, exchange):
     emulator.set_faults([{"service": "exchange", "cmdlet": "Get-BlockedSenderAddress", "status": 504, "count": 1}])
-    assert exchange.get_blocked_sender("rob@contoso.com")
+    assert RestrictedUsers(exchange).lookup("rob@contoso.com")
     assert [c["status"] for c in invocations(emulator)] == [504, 200]
 
 
@@ -118,10 +120,10 @@ def test_write_flag_follows_the_verb(emulator, exchange):
 
 
 def test_expired_token_is_refreshed_once(emulator, exchange):
-    exchange.get_blocked_sender("rob@contoso.com")
+    RestrictedUsers(exchange).lookup("rob@contoso.com")
     emulator.set_faults([{"service": "exchange", "expire_tokens": True, "count": 1}])
     mark = emulator.mark()
-    exchange.remove_blocked_sender("rob@contoso.com")
+    RestrictedUsers(exchange).remove("rob@contoso.com")
     steps = [(e["service"], e["status"]) for e in emulator.journal(mark)]
     assert steps == [("exchange", 401), ("token", 200), ("exchange", 200)]
 
@@ -130,7 +132,7 @@ def test_no_permission_app_gets_a_decoded_error(emulator, transport, make_creden
     cred = make_credential(transport, client_id=seeds.CONTOSO_NOPERM_CLIENT_ID, secret=seeds.CONTOSO_NOPERM_SECRET)
     client = ExchangeClient(transport, cred, TENANT, emulator.base_url)
     with pytest.raises(M365Error) as info:
-        client.get_blocked_sender()
+        RestrictedUsers(client).lookup()
     assert info.value.service == "exchange" and info.value.status in (401, 403)
     assert info.value.message
 
@@ -138,14 +140,14 @@ def test_no_permission_app_gets_a_decoded_error(emulator, transport, make_creden
 def test_concurrent_calls_share_one_client(emulator, exchange):
     addresses = ["rob@contoso.com", "ann@contoso.com", "dana@contoso.com", "frank@contoso.com"] * 10
     with ThreadPoolExecutor(16) as pool:
-        answers = list(pool.map(exchange.get_blocked_sender, addresses))
+        answers = list(pool.map(RestrictedUsers(exchange).lookup, addresses))
     assert [a[0]["SenderAddress"] for a in answers] == addresses
     assert len([e for e in emulator.journal() if e["service"] == "token" and e["method"] == "POST"]) == 1
 
 
 def test_missing_tenant_is_a_configuration_error(transport, credential):
     with pytest.raises(M365Error) as info:
-        ExchangeClient(transport, credential, "").get_blocked_sender()
+        RestrictedUsers(ExchangeClient(transport, credential, "")).lookup()
     assert info.value.code == "invalid_configuration"
 
 
@@ -179,7 +181,7 @@ def test_the_plain_text_concurrency_refusal_is_waited_out_even_for_a_removal(emu
     """Exchange's plain-text refusal, whatever its status, was not run: the removal is sent again, once it is
     admitted it runs exactly once, and the refusal counts as throttling."""
     emulator.set_faults([{"service": "exchange", "refusal": "concurrency", "status": status, "count": 2}])
-    exchange.remove_blocked_sender("rob@contoso.com")
+    RestrictedUsers(exchange).remove("rob@contoso.com")
     calls = invocations(emulator, cmdlet="Remove-BlockedSenderAddress")
     assert [(c["status"], c.get("refusal")) for c in calls] == [(status, "concurrency"), (status, "concurrency"), (200, None)]
     assert emulator.state(seeds.CONTOSO_TENANT_ID)["unblock_counts"]["rob@contoso.com"] == 1
@@ -189,7 +191,7 @@ def test_the_plain_text_concurrency_refusal_is_waited_out_even_for_a_removal(emu
 def test_the_concurrency_refusal_lowers_the_adaptive_limit(emulator, exchange, transport, sleeps):
     limit = transport.limit("exchange", maximum=8, start=8)
     emulator.set_faults([{"service": "exchange", "refusal": "concurrency", "status": 500, "count": 1}])
-    exchange.get_blocked_sender("rob@contoso.com")
+    RestrictedUsers(exchange).lookup("rob@contoso.com")
     assert limit.limit == 4
 
 
@@ -198,11 +200,11 @@ def test_the_anchor_names_the_tenant_by_the_token_guid(emulator, transport, cred
     client = ExchangeClient(transport, credential, seeds.CONTOSO_DOMAIN, emulator.base_url)
     token = credential.get_token(client.resource)
     assert client.headers("Get-Mailbox", token)["X-AnchorMailbox"].endswith("@" + seeds.CONTOSO_TENANT_ID)
-    assert client.get_blocked_sender("rob@contoso.com")
+    assert RestrictedUsers(client).lookup("rob@contoso.com")
 
 
 def test_annotation_keys_never_reach_the_caller(exchange):
-    (entry,) = exchange.get_blocked_sender("rob@contoso.com")
+    (entry,) = RestrictedUsers(exchange).lookup("rob@contoso.com")
     assert entry["SenderAddress"] == "rob@contoso.com" and not any("@" in k for k in entry)
 
 
@@ -211,7 +213,7 @@ def test_errors_in_a_200_answer_fail_the_cmdlet(emulator, exchange):
     seed["exchange"].update(error_forms=["adminapi_errors"])
     emulator.reset(seed)
     with pytest.raises(M365Error) as info:
-        exchange.remove_blocked_sender("carl@contoso.com")
+        RestrictedUsers(exchange).remove("carl@contoso.com")
     assert info.value.status == 200 and error_kind(info.value) == NOT_FOUND
     assert info.value.message.startswith("The operation couldn't be performed")
 

@@ -10,6 +10,7 @@ from ansible_collections.m365ops.remediation.plugins.module_utils import remedia
 from ansible_collections.m365ops.remediation.plugins.module_utils.errors import M365Error
 from ansible_collections.m365ops.remediation.plugins.module_utils.exchange import (
     ACCESS_DENIED, AMBIGUOUS, NOT_FOUND, PARAMETER, UNAVAILABLE, error_kind, exchange_error, is_concurrency_refusal, parse_detail)
+from ansible_collections.m365ops.remediation.plugins.module_utils.resources import restricted_users
 
 NOT_FOUND_TYPE = "Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException"
 TEXT = "The operation couldn't be performed because object 'x@contoso.com' couldn't be found on 'AM0PR01MB0001.eurprd01.prod.outlook.com'."
@@ -83,11 +84,11 @@ def test_a_404_without_type_is_a_not_found_only_in_exchange_envelope():
 def test_the_unblock_limit_is_a_heuristic_over_type_and_text():
     by_type = M365Error("The request failed.", service="exchange", status=400,
                         exception_type="Microsoft.Exchange.Management.Hygiene.UnblockLimitExceededException")
-    assert rem.is_unblock_limit(by_type)
+    assert restricted_users.is_unblock_limit(by_type)
     by_text = M365Error("This sender can't be unblocked: the limit has been reached.", service="exchange", status=400)
-    assert rem.is_unblock_limit(by_text)
-    assert not rem.is_unblock_limit(M365Error("limit of concurrent requests; blocked", service="exchange", status=429))
-    assert not rem.is_unblock_limit(M365Error(TEXT, service="exchange", status=404, exception_type=NOT_FOUND_TYPE))
+    assert restricted_users.is_unblock_limit(by_text)
+    assert not restricted_users.is_unblock_limit(M365Error("limit of concurrent requests; blocked", service="exchange", status=429))
+    assert not restricted_users.is_unblock_limit(M365Error(TEXT, service="exchange", status=404, exception_type=NOT_FOUND_TYPE))
 
 
 def test_strip_annotations():
@@ -112,6 +113,6 @@ def test_a_bare_404_is_not_a_not_found():
 def test_warnings_are_said_in_the_unblock_message():
     import datetime
 
-    result = rem.unblock_result("ann@contoso.com", {}, datetime.datetime(2026, 12, 2, tzinfo=datetime.timezone.utc),
+    result = restricted_users.unblock_result("ann@contoso.com", {}, datetime.datetime(2026, 12, 2, tzinfo=datetime.timezone.utc),
                                 ["The address 'ann@contoso.com' has now been unblocked 3 time(s), the limit for this tenant."])
     assert result["changed"] and result["warnings"] and result["msg"].startswith("unblocked; Exchange warned: The address")

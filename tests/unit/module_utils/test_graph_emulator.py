@@ -11,6 +11,7 @@ from m365emu import seeds
 from ansible_collections.m365ops.remediation.plugins.module_utils.errors import M365Error
 from ansible_collections.m365ops.remediation.plugins.module_utils.graph import BatchItemResult, GraphClient
 from ansible_collections.m365ops.remediation.plugins.module_utils.transport import RetryPolicy, Transport
+from ansible_collections.m365ops.remediation.plugins.module_utils.resources.users import Users
 
 ROB = seeds.USER_IDS["rob@contoso.com"]
 ANN = seeds.USER_IDS["ann@contoso.com"]
@@ -23,21 +24,21 @@ def graph_calls(emulator, since=0):
 
 
 def test_get_user_with_select(graph):
-    user = graph.get_user("rob@contoso.com", SELECT)
+    user = Users(graph).get("rob@contoso.com", SELECT)
     assert user["id"] == ROB
     assert "smtp:robert@contoso.com" in user["proxyAddresses"]
     assert "signInSessionsValidFromDateTime" in user
-    assert graph.get_user(ROB, ["id"])["id"] == ROB
+    assert Users(graph).get(ROB, ["id"])["id"] == ROB
 
 
 def test_query_keeps_odata_dollar_and_commas(emulator, graph):
-    graph.get_user("rob@contoso.com", ["id", "mail"])
+    Users(graph).get("rob@contoso.com", ["id", "mail"])
     assert graph_calls(emulator)[-1]["path"] == "/v1.0/users/rob@contoso.com?$select=id,mail"
 
 
 def test_404_request_resource_not_found(graph):
     with pytest.raises(M365Error) as info:
-        graph.get_user("nobody@contoso.com", ["id"])
+        Users(graph).get("nobody@contoso.com", ["id"])
     err = info.value
     assert (err.service, err.status, err.code) == ("graph", 404, "Request_ResourceNotFound")
     assert "nobody@contoso.com" in err.message
@@ -48,7 +49,7 @@ def test_404_request_resource_not_found(graph):
 def test_403_authorization_request_denied(graph):
     # eve.admin holds an admin role and the app is not Privileged Authentication Administrator.
     with pytest.raises(M365Error) as info:
-        graph.update_user(seeds.USER_IDS["eve.admin@contoso.com"],
+        Users(graph).update(seeds.USER_IDS["eve.admin@contoso.com"],
                           {"passwordProfile": {"password": STRONG, "forceChangePasswordNextSignIn": True}})
     err = info.value
     assert (err.status, err.code) == (403, "Authorization_RequestDenied")
@@ -58,7 +59,7 @@ def test_403_authorization_request_denied(graph):
 
 def test_400_request_bad_request(emulator, graph):
     with pytest.raises(M365Error) as info:
-        graph.update_user(ANN, {"passwordProfile": {"password": "abc", "forceChangePasswordNextSignIn": True}})
+        Users(graph).update(ANN, {"passwordProfile": {"password": "abc", "forceChangePasswordNextSignIn": True}})
     err = info.value
     assert (err.status, err.code) == (400, "Request_BadRequest")
     assert "password complexity" in err.message
@@ -68,11 +69,11 @@ def test_400_request_bad_request(emulator, graph):
 
 
 def test_password_reset_and_revoke(emulator, graph):
-    before = graph.get_user(ANN, SELECT)
-    graph.update_user(ANN, {"passwordProfile": {"password": STRONG, "forceChangePasswordNextSignIn": True,
+    before = Users(graph).get(ANN, SELECT)
+    Users(graph).update(ANN, {"passwordProfile": {"password": STRONG, "forceChangePasswordNextSignIn": True,
                                                 "forceChangePasswordNextSignInWithMfa": False}})
-    graph.revoke_sessions(ANN)
-    after = graph.get_user(ANN, SELECT)
+    Users(graph).revoke_sessions(ANN)
+    after = Users(graph).get(ANN, SELECT)
     assert after["lastPasswordChangeDateTime"] != before["lastPasswordChangeDateTime"]
     assert after["signInSessionsValidFromDateTime"] != before["signInSessionsValidFromDateTime"]
     assert [(w["method"], w["status"]) for w in emulator.writes()] == [("PATCH", 204), ("POST", 200)]
@@ -98,7 +99,7 @@ def test_next_link_to_another_host_is_refused(graph):
 
 def test_retry_after_seconds_is_honoured(emulator, graph, sleeps):
     emulator.set_faults([{"service": "graph", "path": "users/rob", "status": 429, "retry_after": "2", "count": 2}])
-    assert graph.get_user("rob@contoso.com", ["id"])["id"] == ROB
+    assert Users(graph).get("rob@contoso.com", ["id"])["id"] == ROB
     assert sleeps.calls == [2.0, 2.0]
     assert [e["status"] for e in graph_calls(emulator)] == [429, 429, 200]
     stats = graph.transport.stats.as_dict()
@@ -109,20 +110,20 @@ def test_retry_after_is_capped(emulator, transport, credential, sleeps):
     transport.retry = RetryPolicy(retry_after_max=5.0)
     graph = GraphClient(transport, credential, emulator.base_url)
     emulator.set_faults([{"service": "graph", "path": "users/rob", "status": 503, "retry_after": "3600", "count": 1}])
-    graph.get_user("rob@contoso.com", ["id"])
+    Users(graph).get("rob@contoso.com", ["id"])
     assert sleeps.calls == [5.0]
 
 
 def test_retry_after_http_date(emulator, graph, sleeps):
     when = email.utils.formatdate(time.time() + 30, usegmt=True)
     emulator.set_faults([{"service": "graph", "path": "users/rob", "status": 429, "retry_after": when, "count": 1}])
-    graph.get_user("rob@contoso.com", ["id"])
+    Users(graph).get("rob@contoso.com", ["id"])
     assert len(sleeps.calls) == 1 and 25 <= sleeps.calls[0] <= 31
 
 
 def test_429_without_retry_after_backs_off(emulator, graph, sleeps):
     emulator.set_faults([{"service": "graph", "path": "users/rob", "status": 429, "count": 3}])
-    graph.get_user("rob@contoso.com", ["id"])
+    Users(graph).get("rob@contoso.com", ["id"])
     policy = graph.transport.retry
     assert len(sleeps.calls) == 3
     assert all(0 <= d <= min(policy.backoff_max, policy.backoff_base * 2 ** i) for i, d in enumerate(sleeps.calls))
@@ -133,7 +134,7 @@ def test_attempts_and_total_wait_are_bounded(emulator, transport, credential, sl
     graph = GraphClient(transport, credential, emulator.base_url)
     emulator.set_faults([{"service": "graph", "path": "users/rob", "status": 429, "retry_after": "1", "count": 10}])
     with pytest.raises(M365Error) as info:
-        graph.get_user("rob@contoso.com", ["id"])
+        Users(graph).get("rob@contoso.com", ["id"])
     assert info.value.status == 429 and info.value.transient is True
     assert len(graph_calls(emulator)) == 3 and sleeps.calls == [1.0, 1.0]
     emulator.reset()
@@ -141,13 +142,13 @@ def test_attempts_and_total_wait_are_bounded(emulator, transport, credential, sl
     emulator.set_faults([{"service": "graph", "path": "users/rob", "status": 429, "retry_after": "2", "count": 10}])
     sleeps.calls.clear()
     with pytest.raises(M365Error):
-        graph.get_user("rob@contoso.com", ["id"])
+        Users(graph).get("rob@contoso.com", ["id"])
     assert sleeps.calls == [2.0, 2.0]
 
 
 def test_write_is_retried_when_refused(emulator, graph, sleeps):
     emulator.set_faults([{"service": "graph", "path": "users/", "status": 503, "retry_after": "1", "count": 1}])
-    graph.update_user(ANN, {"accountEnabled": False})
+    Users(graph).update(ANN, {"accountEnabled": False})
     assert [w["status"] for w in emulator.writes()] == [503, 204]
 
 
@@ -155,7 +156,7 @@ def test_write_is_retried_when_refused(emulator, graph, sleeps):
 def test_write_is_not_retried_after_an_unknown_outcome(emulator, graph, sleeps, fault):
     emulator.set_faults([dict(fault, service="graph", path="users/", count=1)])
     with pytest.raises(M365Error) as info:
-        graph.update_user(ANN, {"accountEnabled": False})
+        Users(graph).update(ANN, {"accountEnabled": False})
     assert info.value.transient is True
     assert len(emulator.writes()) == 1
     assert sleeps.calls == []
@@ -164,23 +165,23 @@ def test_write_is_not_retried_after_an_unknown_outcome(emulator, graph, sleeps, 
 @pytest.mark.parametrize("fault", [{"status": 504}, {"drop": True}])
 def test_read_is_retried_after_timeout_or_drop(emulator, graph, fault):
     emulator.set_faults([dict(fault, service="graph", path="users/rob", count=1)])
-    assert graph.get_user("rob@contoso.com", ["id"])["id"] == ROB
+    assert Users(graph).get("rob@contoso.com", ["id"])["id"] == ROB
     assert len(graph_calls(emulator)) == 2
 
 
 def test_revoke_is_retried_after_504(emulator, graph):
     emulator.set_faults([{"service": "graph", "path": "revokeSignInSessions", "status": 504, "count": 1}])
-    graph.revoke_sessions(ANN)
+    Users(graph).revoke_sessions(ANN)
     assert [w["status"] for w in emulator.writes()] == [504, 200]
 
 
 def test_read_timeout_on_write_is_not_retried(emulator, make_credential, sleeps):
     with Transport(verify=emulator.ca_path, timeout=0.3, sleep=sleeps) as transport:
         graph = GraphClient(transport, make_credential(transport), emulator.base_url)
-        graph.get_user(ANN, ["id"])  # token first, without latency
+        Users(graph).get(ANN, ["id"])  # token first, without latency
         emulator.set_faults([{"service": "graph", "path": "users/", "latency_ms": 1500, "count": 1}])
         with pytest.raises(M365Error) as info:
-            graph.update_user(ANN, {"accountEnabled": False})
+            Users(graph).update(ANN, {"accountEnabled": False})
     assert info.value.code == "timeout"
     assert "may or may not have been applied" in info.value.message
     assert sleeps.calls == []

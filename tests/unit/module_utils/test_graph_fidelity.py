@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
 
-from ansible_collections.m365ops.remediation.plugins.module_utils import containment as con
-from ansible_collections.m365ops.remediation.plugins.module_utils import containment_ops as cops
-from ansible_collections.m365ops.remediation.plugins.module_utils import operations as ops
 from ansible_collections.m365ops.remediation.plugins.module_utils import remediation as rem
+from ansible_collections.m365ops.remediation.plugins.module_utils import converge
 from ansible_collections.m365ops.remediation.plugins.module_utils.errors import M365Error
 from ansible_collections.m365ops.remediation.plugins.module_utils.graph import BatchItemResult
+from ansible_collections.m365ops.remediation.plugins.module_utils.resources import auth_methods
+from ansible_collections.m365ops.remediation.plugins.module_utils.resources import inbox_rules
+from ansible_collections.m365ops.remediation.plugins.module_utils.resources import users
 
 REFUSAL = 'Cannot delete default method with other methods configured. Please change default method before deletion.'
 
@@ -25,7 +25,7 @@ def _keys(value):
 
 
 def _method(odata, method_id, **extra):
-    return con.method_record({'@odata.type': '#microsoft.graph.' + odata, 'id': method_id, **extra})
+    return auth_methods.method_record({'@odata.type': '#microsoft.graph.' + odata, 'id': method_id, **extra})
 
 
 # -- annotations -------------------------------------------------------------------------------------------
@@ -48,21 +48,21 @@ def test_rule_records_carry_no_annotation_keys():
             'conditions': {'@odata.type': '#microsoft.graph.messageRulePredicates', 'subjectContains': ['invoice'],
                            'sentToAddresses': [{'@odata.type': '#microsoft.graph.recipient', 'emailAddress': {'address': 'a@b.c'}}]},
             'actions': {'forwardTo': [{'emailAddress': {'address': 'exfil@evil.example'}}], 'stopProcessingRules@odata.type': '#Boolean'}}
-    record = con.classify_rule(rule, ['contoso.com'])
+    record = inbox_rules.classify_rule(rule, ['contoso.com'])
     assert not any('@' in k for k in _keys(record))
     assert record['conditions'] == {'subjectContains': ['invoice'], 'sentToAddresses': [{'emailAddress': {'address': 'a@b.c'}}]}
     assert record['forward_to'] == ['exfil@evil.example'] and record['suspicious']
 
 
 def test_method_and_user_records_carry_no_annotation_keys():
-    record = con.method_record({'@odata.type': '#microsoft.graph.phoneAuthenticationMethod', '@odata.context': 'x', 'id': 'p1',
+    record = auth_methods.method_record({'@odata.type': '#microsoft.graph.phoneAuthenticationMethod', '@odata.context': 'x', 'id': 'p1',
                                 'phoneNumber': '+1 2065550100', 'phoneNumber@odata.type': '#String'})
     assert record['odata_type'] == '#microsoft.graph.phoneAuthenticationMethod' and record['detail'] == '+1 2065550100'
     assert not any('@' in k for k in record)
     user = {'@odata.context': 'https://graph.microsoft.com/v1.0/$metadata#users(id,mail)/$entity', '@odata.type': '#microsoft.graph.user',
             'id': 'u1', 'userPrincipalName': 'rob@contoso.com', 'mail': 'rob@contoso.com', 'proxyAddresses': ['SMTP:rob@contoso.com'],
             'proxyAddresses@odata.type': '#Collection(String)', 'lastPasswordChangeDateTime': '2026-06-01T00:00:00Z'}
-    shown = ops.user_record('rob@contoso.com', user)
+    shown = users.user_record('rob@contoso.com', user)
     assert not any('@' in k for k in shown) and shown['addresses'] == ['rob@contoso.com']
 
 
@@ -72,27 +72,27 @@ def test_removal_rounds_put_phones_last():
     phone = _method('phoneAuthenticationMethod', 'p')
     app = _method('microsoftAuthenticatorAuthenticationMethod', 'a')
     key = _method('fido2AuthenticationMethod', 'k')
-    assert con.removal_rounds([phone, app, key]) == [[app, key], [phone]]
-    assert con.removal_rounds([phone]) == [[phone]]
-    assert con.removal_rounds([app]) == [[app]]
-    assert con.removal_rounds([]) == []
+    assert auth_methods.removal_rounds([phone, app, key]) == [[app, key], [phone]]
+    assert auth_methods.removal_rounds([phone]) == [[phone]]
+    assert auth_methods.removal_rounds([app]) == [[app]]
+    assert auth_methods.removal_rounds([]) == []
 
 
 def test_default_method_refusal_is_recognised_by_its_words():
     refused = M365Error(REFUSAL, service='graph', status=400, code='badRequest')
-    assert con.is_default_method_refusal(refused)
-    assert con.is_default_method_refusal(M365Error(REFUSAL, service='graph', status=400, code='somethingElse'))
-    assert not con.is_default_method_refusal(M365Error('Request Authorization failed', service='graph', status=403, code='accessDenied'))
-    assert not con.is_default_method_refusal(M365Error(REFUSAL, service='graph', status=500))
-    assert not con.is_default_method_refusal(None)
+    assert auth_methods.is_default_method_refusal(refused)
+    assert auth_methods.is_default_method_refusal(M365Error(REFUSAL, service='graph', status=400, code='somethingElse'))
+    assert not auth_methods.is_default_method_refusal(M365Error('Request Authorization failed', service='graph', status=403, code='accessDenied'))
+    assert not auth_methods.is_default_method_refusal(M365Error(REFUSAL, service='graph', status=500))
+    assert not auth_methods.is_default_method_refusal(None)
     phone = _method('phoneAuthenticationMethod', 'p', phoneNumber='+1 2065550100')
-    said = con.removal_problem(phone, refused)
+    said = auth_methods.removal_problem(phone, refused)
     assert said.startswith('phone +1 2065550100: the default MFA phone cannot be deleted while other methods remain; ')
     assert 'make another method' in said and REFUSAL in said
     app = _method('microsoftAuthenticatorAuthenticationMethod', 'a', displayName='SM-G998B')
-    assert "the user's default MFA method cannot be deleted" in con.removal_problem(app, refused)
+    assert "the user's default MFA method cannot be deleted" in auth_methods.removal_problem(app, refused)
     other = M365Error('Access is denied', service='graph', status=403, code='accessDenied')
-    assert con.removal_problem(app, other) == 'microsoft_authenticator SM-G998B: %s' % other
+    assert auth_methods.removal_problem(app, other) == 'microsoft_authenticator SM-G998B: %s' % other
 
 
 def test_default_phone_note_for_check_mode():
@@ -102,11 +102,11 @@ def test_default_phone_note_for_check_mode():
         for record in records:
             record['remove'] = record['id'] in removing
         return records
-    assert con.default_phone_note(methods('p')) == ('phones go last: if phone +1 2065550100 is the default MFA method, Graph refuses '
+    assert auth_methods.default_phone_note(methods('p')) == ('phones go last: if phone +1 2065550100 is the default MFA method, Graph refuses '
                                                     'to delete it while 1 other method(s) remain')
-    assert con.default_phone_note(methods('p', 'a')) == ''
-    assert con.default_phone_note(methods('a')) == ''
-    assert con.default_phone_note(methods()) == ''
+    assert auth_methods.default_phone_note(methods('p', 'a')) == ''
+    assert auth_methods.default_phone_note(methods('a')) == ''
+    assert auth_methods.default_phone_note(methods()) == ''
 
 
 class FakeGraph:
@@ -130,14 +130,9 @@ class FakeGraph:
 
 
 def _remove(graph, chosen):
-    step = cops.Step(dict(user='rob@contoso.com', id='u1'), chosen, 'removed')
-    m = SimpleNamespace(graph=graph)
-
-    def requests(step):
-        return [dict(method='DELETE', url='/users/u1/authentication/%s/%s' % (r['segment'], r['id']), item=r, round=n)
-                for n, batch in enumerate(con.removal_rounds(step.change)) for r in batch]
-    return cops.graph_writes(m, [('rob@contoso.com', {}, step)], requests, 'removals', retry_when=con.is_default_method_refusal,
-                             explain=con.removal_problem)['rob@contoso.com']
+    pending = [converge.Pending('rob@contoso.com', {'id': 'u1'}, converge.Plan(dict(user='rob@contoso.com', id='u1'), change=chosen, done='removed'))]
+    return converge.batch_writes(graph, pending, lambda item: auth_methods.AuthMethods.removal_requests('u1', item.plan.change), 'removals',
+                                 retry_when=auth_methods.is_default_method_refusal, explain=auth_methods.removal_problem)['rob@contoso.com']
 
 
 def test_graph_writes_remove_the_default_phone_last():

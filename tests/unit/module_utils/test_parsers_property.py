@@ -12,9 +12,10 @@ import time
 
 from hypothesis import given, settings, strategies as st
 
-from ansible_collections.m365ops.remediation.plugins.module_utils import operations as ops
 from ansible_collections.m365ops.remediation.plugins.module_utils import remediation as rem
 from ansible_collections.m365ops.remediation.plugins.module_utils.transport import RetryPolicy, parse_retry_after
+from ansible_collections.m365ops.remediation.plugins.module_utils.resources import restricted_users
+from ansible_collections.m365ops.remediation.plugins.module_utils.resources import users
 
 NOW = 1_800_000_000.0
 KEY = st.text(alphabet=string.ascii_letters + string.digits + '_', min_size=1, max_size=30)
@@ -33,18 +34,18 @@ ADDRESS = st.builds(lambda local, labels, top: '%s@%s.%s' % (local, '.'.join(lab
 def test_reason_round_trip(pairs, separator):
     """What Exchange writes (key=value pairs) is read back exactly, blanks around keys and values aside."""
     text = separator.join('%s=%s' % item for item in pairs.items())
-    assert rem.parse_reason(text) == {k: v.strip() for k, v in pairs.items()}
+    assert restricted_users.parse_reason(text) == {k: v.strip() for k, v in pairs.items()}
 
 
 @given(st.one_of(st.none(), st.integers(), st.floats(), st.binary(), st.lists(st.text()), st.dictionaries(st.text(), st.text())))
 def test_reason_of_any_other_type_is_empty(value):
-    assert rem.parse_reason(value) == {}
+    assert restricted_users.parse_reason(value) == {}
 
 
 @given(st.text())
 @settings(max_examples=300)
 def test_reason_keys_and_values_are_stripped_and_bounded(text):
-    details = rem.parse_reason(text)
+    details = restricted_users.parse_reason(text)
     assert len(details) <= text.count(';') + text.count('\n') + text.count('\r') + 1
     for key, value in details.items():
         assert key == key.strip() and value == value.strip()
@@ -57,7 +58,7 @@ def test_reason_keys_and_values_are_stripped_and_bounded(text):
     'ChangedDatetime': st.one_of(st.none(), st.text()), 'TemporaryBlock': st.one_of(st.none(), st.booleans(), st.text())}))
 @settings(max_examples=300)
 def test_restricted_entry_never_raises(raw):
-    entry = rem.restricted_entry(raw)
+    entry = restricted_users.restricted_entry(raw)
     assert isinstance(entry['address'], str) and isinstance(entry['temporary_block'], bool)
     assert isinstance(entry['reason_details'], dict)
 
@@ -105,7 +106,7 @@ def test_invisible_characters_are_refused_and_named(address, char, where):
     assert rem.normalize_address(tainted) is None
     valid, invalid = rem.split_addresses([tainted])
     assert valid == [] and 'U+%04X' % ord(char) in invalid[0]['msg']
-    assert 'U+%04X' % ord(char) in ops.invalid_user_reference(tainted)
+    assert 'U+%04X' % ord(char) in users.invalid_user_reference(tainted)
 
 
 @given(st.lists(st.one_of(ADDRESS, st.text(max_size=30)), max_size=40))
@@ -121,7 +122,7 @@ def test_split_addresses_partitions_its_input(values):
 
 @given(st.lists(st.text(max_size=20), max_size=40))
 def test_reference_keys_dedupe_case_insensitively_in_order(values):
-    keys = ops.reference_keys(values)
+    keys = users.reference_keys(values)
     assert len({k.lower() for k in keys}) == len(keys)
     assert [k.lower() for k in keys] == list(dict.fromkeys(str(v).strip().lower() for v in values))
 
@@ -139,9 +140,9 @@ def test_per_address_work_is_linear():
     """Splitting, de-duplicating and validating 40,000 addresses costs about four times 10,000, not sixteen."""
     def work(values):
         rem.split_addresses(values)
-        keys = ops.reference_keys(values)
+        keys = users.reference_keys(values)
         for key in keys:
-            ops.invalid_user_reference(key)
+            users.invalid_user_reference(key)
 
     small = ['User%d@Contoso.com' % i for i in range(10_000)] * 2
     large = ['User%d@Contoso.com' % i for i in range(40_000)] * 2

@@ -8,6 +8,8 @@ import time
 from m365emu import seeds
 
 from ansible_collections.m365ops.remediation.plugins.module_utils.errors import M365Error
+from ansible_collections.m365ops.remediation.plugins.module_utils.resources.users import Users
+from ansible_collections.m365ops.remediation.plugins.module_utils.resources.restricted_users import RestrictedUsers
 
 ROB = seeds.USER_IDS["rob@contoso.com"]
 ANN = seeds.USER_IDS["ann@contoso.com"]
@@ -37,14 +39,14 @@ def test_batch_401_for_another_reason_is_final(emulator, graph):
 
 def test_dropped_token_request_is_tried_again(emulator, graph, sleeps):
     emulator.set_faults([{"service": "token", "path": "oauth2/v2.0/token", "drop": True, "count": 1}])
-    assert graph.get_user("rob@contoso.com", ["id"])["id"] == ROB
+    assert Users(graph).get("rob@contoso.com", ["id"])["id"] == ROB
     tokens = [e for e in emulator.journal() if e["service"] == "token" and e["method"] == "POST"]
     assert [e.get("dropped", False) for e in tokens] == [True, False]
     assert len(sleeps.calls) == 1
 
 
 def test_journal_names_the_cmdlet_target_and_batch_fields(emulator, graph, exchange):
-    exchange.get_blocked_sender("rob@contoso.com")
+    RestrictedUsers(exchange).lookup("rob@contoso.com")
     graph.batch([{"id": "1", "method": "PATCH", "url": f"/users/{ROB}", "body": {"accountEnabled": True}}])
     entries = emulator.journal()
     assert [e["identity"] for e in entries if e["service"] == "exchange"] == ["rob@contoso.com"]
@@ -52,7 +54,7 @@ def test_journal_names_the_cmdlet_target_and_batch_fields(emulator, graph, excha
 
 
 def test_issued_tokens_are_listed(emulator, graph):
-    graph.get_user("rob@contoso.com", ["id"])
+    Users(graph).get("rob@contoso.com", ["id"])
     token = graph.credential.get_token(graph.resource)
     assert token in emulator.issued_tokens()
 
@@ -64,7 +66,7 @@ def test_request_delayed_across_a_reset_never_touches_the_new_state(emulator, ex
 
     def remove():
         try:
-            exchange.remove_blocked_sender("rob@contoso.com")
+            RestrictedUsers(exchange).remove("rob@contoso.com")
             outcome.append("done")
         except M365Error as error:
             outcome.append(error.code)

@@ -9,6 +9,8 @@ from hypothesis import given, settings, strategies as st
 
 from ansible_collections.m365ops.remediation.plugins.module_utils import remediation as rem
 from ansible_collections.m365ops.remediation.plugins.module_utils.errors import M365Error
+from ansible_collections.m365ops.remediation.plugins.module_utils.resources import restricted_users
+from ansible_collections.m365ops.remediation.plugins.module_utils.resources import users
 
 UTC = dt.timezone.utc
 
@@ -50,15 +52,15 @@ def test_split_addresses_dedupes_and_reports_invalid():
 
 
 def test_parse_reason_lenient():
-    assert rem.parse_reason('ExceedingLimitType=External;InternalRecipientCountToday=0;ExternalRecipientCountToday=1520') == {
+    assert restricted_users.parse_reason('ExceedingLimitType=External;InternalRecipientCountToday=0;ExternalRecipientCountToday=1520') == {
         'ExceedingLimitType': 'External', 'InternalRecipientCountToday': '0', 'ExternalRecipientCountToday': '1520'}
-    assert rem.parse_reason(' a = 1 ;; b=x=y;flag;=orphan\nc=3 ') == {'a': '1', 'b': 'x=y', 'flag': '', 'c': '3'}
-    assert rem.parse_reason(None) == {}
-    assert rem.parse_reason('') == {}
+    assert restricted_users.parse_reason(' a = 1 ;; b=x=y;flag;=orphan\nc=3 ') == {'a': '1', 'b': 'x=y', 'flag': '', 'c': '3'}
+    assert restricted_users.parse_reason(None) == {}
+    assert restricted_users.parse_reason('') == {}
 
 
 def test_restricted_entry_shape():
-    entry = rem.restricted_entry({'SenderAddress': 'Rob@Contoso.com', 'Reason': 'OutboundSpamPercent=90',
+    entry = restricted_users.restricted_entry({'SenderAddress': 'Rob@Contoso.com', 'Reason': 'OutboundSpamPercent=90',
                                   'CreatedDatetime': '2026-11-20T08:00:00.0000000Z', 'ChangedDatetime': None,
                                   'TemporaryBlock': 'False'})
     assert entry == {'address': 'rob@contoso.com', 'created': '2026-11-20T08:00:00Z', 'changed': None,
@@ -68,10 +70,10 @@ def test_restricted_entry_shape():
 
 def test_reason_key_value_pairs_keep_the_message_trace_id():
     reason = 'OutboundSpamLast24Hours=412; Last Spam Message MessagetraceId:7f3c2a1b-7d4e-4b8a-9c0d-1e2f3a4b5c60;At=2026-11-20T08:00'
-    details = rem.parse_reason(reason)
+    details = restricted_users.parse_reason(reason)
     assert details == {'OutboundSpamLast24Hours': '412', 'Last Spam Message MessagetraceId': '7f3c2a1b-7d4e-4b8a-9c0d-1e2f3a4b5c60',
                        'At': '2026-11-20T08:00'}
-    entry = rem.restricted_entry({'SenderAddress': 'rob@contoso.com', 'Reason': reason, '@odata.type': '#Exchange.GenericHashTable'})
+    entry = restricted_users.restricted_entry({'SenderAddress': 'rob@contoso.com', 'Reason': reason, '@odata.type': '#Exchange.GenericHashTable'})
     assert entry['message_trace_id'] == '7f3c2a1b-7d4e-4b8a-9c0d-1e2f3a4b5c60'
     assert not any('@' in k for k in entry)
 
@@ -79,7 +81,7 @@ def test_reason_key_value_pairs_keep_the_message_trace_id():
 @given(st.text())
 @settings(max_examples=400)
 def test_parse_reason_never_raises(text):
-    details = rem.parse_reason(text)
+    details = restricted_users.parse_reason(text)
     assert all(isinstance(k, str) and k for k in details)
 
 
@@ -103,21 +105,21 @@ def test_parse_datetime_never_raises(text):
     ('Rob-Secret-2026', 'rob@contoso.com', False), ('Xy7!' * 65, None, False),
 ])
 def test_password_complies(password, upn, ok):
-    assert rem.password_complies(password, upn) is ok
+    assert users.password_complies(password, upn) is ok
 
 
 def test_generate_password_strength():
     seen = set()
     for dummy in range(200):
-        password = rem.generate_password(16, 'rob@contoso.com')
+        password = users.generate_password(16, 'rob@contoso.com')
         assert len(password) == 16
         assert any(c.islower() for c in password) and any(c.isupper() for c in password)
-        assert any(c.isdigit() for c in password) and any(c in rem.PASSWORD_SYMBOLS for c in password)
-        assert rem.password_complies(password, 'rob@contoso.com')
+        assert any(c.isdigit() for c in password) and any(c in users.PASSWORD_SYMBOLS for c in password)
+        assert users.password_complies(password, 'rob@contoso.com')
         seen.add(password)
     assert len(seen) == 200
     with pytest.raises(ValueError):
-        rem.generate_password(12)
+        users.generate_password(12)
 
 
 @pytest.mark.parametrize('last, gate, needed', [
@@ -140,18 +142,18 @@ def test_primary_smtp_and_addresses():
 
 
 def test_sending_expected():
-    times = rem.sending_expected(dt.datetime(2026, 11, 23, 10, tzinfo=UTC))
+    times = restricted_users.sending_expected(dt.datetime(2026, 11, 23, 10, tzinfo=UTC))
     assert times == {'sending_expected_by': '2026-11-23T11:00:00Z', 'sending_expected_at_latest': '2026-11-24T10:00:00Z'}
 
 
 def test_unblock_result_limit_message():
     error = M365Error('The sender has reached the limit of unblocks for this account.', service='exchange', status=400, code='LimitReached')
-    result = rem.unblock_result('rob@contoso.com', {}, error)
+    result = restricted_users.unblock_result('rob@contoso.com', {}, error)
     assert result['failed'] and not result['changed'] and result['restricted']
     assert 'Microsoft support' in result['msg']
     throttled = M365Error('Rate limit exceeded', service='exchange', status=429)
-    assert not rem.is_unblock_limit(throttled)
-    done = rem.unblock_result('rob@contoso.com', {}, dt.datetime(2026, 11, 23, 10, tzinfo=UTC))
+    assert not restricted_users.is_unblock_limit(throttled)
+    done = restricted_users.unblock_result('rob@contoso.com', {}, dt.datetime(2026, 11, 23, 10, tzinfo=UTC))
     assert done['changed'] and done['unblocked_at'] == '2026-11-23T10:00:00Z'
 
 

@@ -10,17 +10,16 @@ import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
-from ansible_collections.m365ops.remediation.plugins.module_utils.auth import (
-    EXCHANGE_RESOURCE, is_tenant_guid, resource_for, token_tenant_id)
+from ansible_collections.m365ops.remediation.plugins.module_utils.auth import EXCHANGE_RESOURCE, is_tenant_guid, token_tenant_id
 from ansible_collections.m365ops.remediation.plugins.module_utils.errors import M365Error
 from ansible_collections.m365ops.remediation.plugins.module_utils.remediation import strip_annotations
-from ansible_collections.m365ops.remediation.plugins.module_utils.transport import response_json
+from ansible_collections.m365ops.remediation.plugins.module_utils.service import ServiceClient
+from ansible_collections.m365ops.remediation.plugins.module_utils.transport import RETRY_STATUSES, response_json
 
 # The system mailbox the ExchangeOnlineManagement module anchors app-only calls to.
 ANCHOR_MAILBOX = "APP:SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}@"
-TRANSIENT_STATUSES = frozenset((429, 503, 504))
 # Above this many objects asked for, one read of the whole list costs less of the tenant's throttling budget than
 # one call per object.
 WHOLE_LIST_THRESHOLD = 8
@@ -123,7 +122,7 @@ def exchange_error(response: Any) -> M365Error:
         message = f"HTTP {status}" + (f": {snippet}" if snippet else " with no error details")
     refused = is_concurrency_refusal(response)
     return M365Error(message, service="exchange", status=status, code="ConcurrencyLimit" if refused and not code else code,
-                     request_id=request_id, transient=status in TRANSIENT_STATUSES or refused, exception_type=exc_type)
+                     request_id=request_id, transient=status in RETRY_STATUSES or refused, exception_type=exc_type)
 
 
 def adminapi_errors(errors: Any, response: Any) -> M365Error:
@@ -186,7 +185,7 @@ def error_kind(error: M365Error) -> str | None:
     return None
 
 
-class ExchangeClient:
+class ExchangeClient(ServiceClient):
     """Runs Exchange Online cmdlets through the admin REST endpoint that ExchangeOnlineManagement v3 uses.
 
     The endpoint is undocumented; the public evidence for every point below, and how sure it is, is in
@@ -218,16 +217,13 @@ class ExchangeClient:
     mutable state besides a cache of the last token's tenant, and may be used from several threads.
     """
 
+    service = "exchange"
+
     def __init__(self, transport: Any, credential: Any, tenant_id: str, endpoint: str = "https://outlook.office365.com", *,
                  page_size: int = 1000) -> None:
-        self.transport = transport
-        self.credential = credential
+        super().__init__(transport, credential, endpoint, "https://outlook.office365.com", EXCHANGE_RESOURCE)
         self.tenant_id = (tenant_id or "").strip()
-        self.endpoint = (endpoint or "https://outlook.office365.com").rstrip("/")
         self.page_size = int(page_size)
-        self.resource = resource_for(self.endpoint, EXCHANGE_RESOURCE)
-        parts = urlsplit(self.endpoint)
-        self._origin = (parts.scheme.lower(), (parts.netloc or "").lower())
         self._anchor_for: tuple[str, str] = ("", "")
 
     @property
@@ -264,24 +260,10 @@ class ExchangeClient:
         """True unless the cmdlet's verb is ``Get``."""
         return cmdlet.split("-", 1)[0].strip().lower() != "get"
 
-    def _check_host(self, url: str) -> None:
-        parts = urlsplit(url)
-        if (parts.scheme.lower(), parts.netloc.lower()) != self._origin:
-            raise M365Error(f"Refusing to follow a link to another host: {parts.scheme}://{parts.netloc}",
-                            service="exchange", code="unexpected_host")
-
     def _post(self, url: str, cmdlet: str, body: dict[str, Any], write: bool) -> Any:
-        token = self.credential.get_token(self.resource)
-        response = self.transport.request("POST", url, service="exchange", headers=self.headers(cmdlet, token),
-                                          json=body, idempotent=not write, refused=is_concurrency_refusal)
-        if response.status_code == 401:
-            # Exchange's 401 body says little, so any 401 gets one fresh token. A 401 is a refusal
-            # before the cmdlet ran, so resending even a write is safe.
-            fresh = self.credential.refresh(self.resource, token)
-            if fresh != token:
-                response = self.transport.request("POST", url, service="exchange", headers=self.headers(cmdlet, fresh),
-                                                  json=body, idempotent=not write, refused=is_concurrency_refusal)
-        return response
+        # Exchange's 401 body says little, so any 401 gets one fresh token (ServiceClient.token_rejected).
+        return self.send_with_token("POST", url, lambda token: self.headers(cmdlet, token), json=body, idempotent=not write,
+                                    refused=is_concurrency_refusal)
 
     def invoke(self, cmdlet: str, parameters: dict[str, Any] | None = None, *, write: bool | None = None) -> ExchangeResult:
         """Run one cmdlet and return all its output objects and warnings; raise M365Error on failure."""
@@ -325,7 +307,7 @@ class ExchangeClient:
                 result.warnings.append(warnings)
             next_link = payload.get("@odata.nextLink")
             if next_link:
-                self._check_host(next_link)
+                self.check_host(next_link)
                 if pages >= 100_000:
                     raise M365Error(f"{cmdlet}: too many pages", service="exchange", code="paging_loop")
             url = next_link

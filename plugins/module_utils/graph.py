@@ -9,20 +9,24 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Iterator
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, urlencode
 
-from ansible_collections.m365ops.remediation.plugins.module_utils.auth import GRAPH_RESOURCE, resource_for
+from ansible_collections.m365ops.remediation.plugins.module_utils.auth import GRAPH_RESOURCE
 from ansible_collections.m365ops.remediation.plugins.module_utils.errors import M365Error
+from ansible_collections.m365ops.remediation.plugins.module_utils.service import ServiceClient
 from ansible_collections.m365ops.remediation.plugins.module_utils.transport import (
     IDEMPOTENT_METHODS,
-    REFUSED_STATUSES,
+    RETRY_STATUSES,
+    Attempts,
     backoff_delay,
+    may_retry,
     parse_retry_after,
     response_json,
 )
 
 BATCH_LIMIT = 20
-TRANSIENT_STATUSES = frozenset((429, 503, 504))
+# The error codes with which Graph refuses a token (expired or revoked in the middle of a call).
+TOKEN_ERRORS = frozenset(("InvalidAuthenticationToken", "CompactToken_ValidationFailed", "TokenExpired"))
 
 
 def _header(headers: Any, name: str) -> str | None:
@@ -60,7 +64,7 @@ def graph_error(status: int | None, body: Any, headers: Any = None, text: str | 
         snippet = " ".join((text or "").split())[:200]
         message = f"HTTP {status}" + (f": {snippet}" if snippet else " with no error details")
     return M365Error(message, service=service, status=status, code=code, request_id=request_id, details=details,
-                     transient=status in TRANSIENT_STATUSES)
+                     transient=status in RETRY_STATUSES)
 
 
 def decode_response(response: Any, service: str = "graph") -> Any:
@@ -100,30 +104,23 @@ class BatchItemResult:
         return graph_error(self.status, self.body, self.headers)
 
 
-class GraphClient:
-    """Microsoft Graph client over a shared :class:`Transport`.
+class GraphClient(ServiceClient):
+    """Microsoft Graph client over a shared :class:`Transport` (tokens and links: :class:`ServiceClient`)."""
 
-    A token is asked of the credential for every request (msal answers from its cache); a 401
-    ``InvalidAuthenticationToken`` makes the client ask for a fresh token once and resend.
-    """
+    service = "graph"
 
     def __init__(self, transport: Any, credential: Any, endpoint: str = "https://graph.microsoft.com", *,
                  api_version: str = "v1.0") -> None:
-        self.transport = transport
-        self.credential = credential
-        self.endpoint = (endpoint or "https://graph.microsoft.com").rstrip("/")
+        super().__init__(transport, credential, endpoint, "https://graph.microsoft.com", GRAPH_RESOURCE)
         self.api_version = api_version.strip("/")
         self.base_url = f"{self.endpoint}/{self.api_version}"
-        self.resource = resource_for(self.endpoint, GRAPH_RESOURCE)
-        parts = urlsplit(self.endpoint)
-        self._origin = (parts.scheme.lower(), (parts.netloc or "").lower())
 
     # -- plumbing -------------------------------------------------------------------------------
 
     def url(self, path: str, params: dict[str, Any] | None = None) -> str:
         """Absolute URL for a path relative to the API version root (or an absolute URL on this host)."""
         if path.startswith(("https://", "http://")):
-            self._check_host(path)
+            self.check_host(path)
             url = path
         else:
             url = f"{self.base_url}/{path.lstrip('/')}"
@@ -133,30 +130,24 @@ class GraphClient:
             url = f"{url}{'&' if '?' in url else '?'}{query}"
         return url
 
-    def _check_host(self, url: str) -> None:
-        parts = urlsplit(url)
-        if (parts.scheme.lower(), parts.netloc.lower()) != self._origin:
-            raise M365Error(f"Refusing to follow a link to another host: {parts.scheme}://{parts.netloc}",
-                            service="graph", code="unexpected_host")
+    def token_rejected(self, response: Any) -> bool:
+        """Whether a 401 is about the token itself (expired, revoked) rather than something else."""
+        try:
+            code = (response.json().get("error") or {}).get("code")
+        except (ValueError, AttributeError):
+            code = None
+        if code:
+            return code in TOKEN_ERRORS
+        # No body: fall back on the WWW-Authenticate challenge.
+        challenge = (_header(response.headers, "WWW-Authenticate") or "").lower()
+        return "invalid_token" in challenge or not challenge
 
     def send(self, method: str, url: str, *, json: Any = None, idempotent: bool | None = None,
              headers: dict[str, str] | None = None) -> Any:
-        """Send with a bearer token; on 401 InvalidAuthenticationToken refresh the token once and resend."""
-        token = self.credential.get_token(self.resource)
-        for attempt in (1, 2):
-            all_headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-            if headers:
-                all_headers.update(headers)
-            response = self.transport.request(method, url, service="graph", headers=all_headers, json=json,
-                                              idempotent=idempotent)
-            if response.status_code != 401 or attempt == 2 or not _token_rejected(response):
-                return response
-            # A 401 is a refusal before any processing, so resending a write is safe.
-            fresh = self.credential.refresh(self.resource, token)
-            if fresh == token:
-                return response
-            token = fresh
-        return response  # pragma: no cover
+        """Send with a bearer token (renewed once on a 401 about the token)."""
+        def with_token(token: str) -> dict[str, str]:
+            return dict({"Authorization": f"Bearer {token}", "Accept": "application/json"}, **(headers or {}))
+        return self.send_with_token(method, url, with_token, json=json, idempotent=idempotent)
 
     def request(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None,
                 idempotent: bool | None = None, headers: dict[str, str] | None = None) -> Any:
@@ -175,7 +166,7 @@ class GraphClient:
             yield page
             next_link = page.get("@odata.nextLink")
             if next_link:
-                self._check_host(next_link)
+                self.check_host(next_link)
             url = next_link
 
     def iter_items(self, path: str, params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
@@ -230,15 +221,14 @@ class GraphClient:
             seen.add(item["id"])
             items.append(item)
         results: dict[str, BatchItemResult] = {}
-        policy = self.transport.retry
+        retry_after_max = self.transport.retry.retry_after_max
+        attempts = Attempts(self.transport)
         pending = items
-        waited = 0.0
-        round_no = 0
         refreshed = False
         executor = None
         try:
             while pending:
-                round_no += 1
+                round_no = attempts.start()
                 chunks = [pending[i:i + BATCH_LIMIT] for i in range(0, len(pending), BATCH_LIMIT)]
                 workers = max(1, min(int(max_concurrency or 1), len(chunks)))
                 if workers > 1 and executor is None:
@@ -257,29 +247,23 @@ class GraphClient:
                         if item is None:
                             continue
                         results[result.id] = result
-                        if self._retryable(item, result.status, item["id"] in repeatable):
+                        if result.status and may_retry(result.status, idempotent=item["method"] in IDEMPOTENT_METHODS or item["id"] in repeatable):
                             retry.append(item)
                             seconds = parse_retry_after(_header(result.headers, "Retry-After"))
                             if seconds is not None:
-                                delays.append(min(seconds, policy.retry_after_max))
+                                delays.append(min(seconds, retry_after_max))
                         elif result.status == 401 and not refreshed and _item_token_rejected(result):
                             rejected.append(item)
                 if rejected:
                     refreshed = True
-                    current = self.credential.get_token(self.resource)
-                    if self.credential.refresh(self.resource, current) != current:
+                    if self.renewed_token(self.credential.get_token(self.resource)) is not None:
                         retry.extend(rejected)
                         if not delays and len(retry) == len(rejected):
                             # Only token refusals: resend at once, no backoff needed.
                             delays.append(0.0)
-                if not retry or round_no >= policy.max_attempts:
+                delay = max(delays) if delays else backoff_delay(round_no, self.transport.retry, self.transport.rng)
+                if not retry or not attempts.again(delay=delay, retried=len(retry)):
                     break
-                delay = max(delays) if delays else backoff_delay(round_no, policy, self.transport.rng)
-                if waited + delay > policy.max_total_wait:
-                    break
-                waited += delay
-                self.transport.stats.add("retries", len(retry))
-                self.transport.wait(delay)
                 pending = retry
         finally:
             if executor is not None:
@@ -299,12 +283,6 @@ class GraphClient:
         if headers:
             item["headers"] = headers
         return item
-
-    @staticmethod
-    def _retryable(item: dict[str, Any], status: int, repeatable: bool = False) -> bool:
-        if status not in TRANSIENT_STATUSES:
-            return False
-        return repeatable or item["method"] in IDEMPOTENT_METHODS or status in REFUSED_STATUSES
 
     def _post_batch(self, chunk: list[dict[str, Any]], repeatable: set[str] | frozenset = frozenset()) -> list[BatchItemResult]:
         """POST one batch of at most 20 items; per-item results (the batch's own failure copied to each item)."""
@@ -346,17 +324,4 @@ def _item_token_rejected(result: BatchItemResult) -> bool:
     """Whether a $batch item's 401 is about the token (expired or revoked in the middle of the call)."""
     error = result.body.get("error") if isinstance(result.body, dict) else None
     code = error.get("code") if isinstance(error, dict) else None
-    return not code or code in ("InvalidAuthenticationToken", "CompactToken_ValidationFailed", "TokenExpired")
-
-
-def _token_rejected(response: Any) -> bool:
-    """Whether a 401 is about the token itself (expired, revoked) rather than something else."""
-    try:
-        code = (response.json().get("error") or {}).get("code")
-    except (ValueError, AttributeError):
-        code = None
-    if code:
-        return code in ("InvalidAuthenticationToken", "CompactToken_ValidationFailed", "TokenExpired")
-    # No body: fall back on the WWW-Authenticate challenge.
-    challenge = (_header(response.headers, "WWW-Authenticate") or "").lower()
-    return "invalid_token" in challenge or not challenge
+    return not code or code in TOKEN_ERRORS

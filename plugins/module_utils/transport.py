@@ -6,7 +6,7 @@
 
 Retry rule
 ----------
-A request is retried when the answer is one of ``RetryPolicy.retry_statuses`` (429, 503, 504) or
+A request is retried when the answer is one of ``RETRY_STATUSES`` (429, 503, 504) or
 when the connection failed, waiting for ``Retry-After`` (seconds or an HTTP date, clamped to
 ``retry_after_max``) or else for an exponential backoff with full jitter; at most ``max_attempts``
 attempts and ``max_total_wait`` seconds of sleeping per call.
@@ -62,8 +62,24 @@ else:
 
 
 IDEMPOTENT_METHODS = frozenset(("GET", "HEAD", "PUT", "DELETE", "OPTIONS"))
+# Statuses worth another attempt: throttled, unavailable, the gateway gave up.
+RETRY_STATUSES = frozenset((429, 503, 504))
 # Statuses with which a service says it refused the request without acting on it.
 REFUSED_STATUSES = frozenset((429, 503))
+
+
+def may_retry(status: int | None = None, *, idempotent: bool, refused: bool = False, not_sent: bool = False) -> bool:
+    """The one rule for sending a request again (see the module docstring).
+
+    ``status`` is the answer's (None when no answer came); ``refused`` says the service refused it whatever the
+    status (Exchange's plain-text concurrency refusal); ``not_sent`` that the connection never opened. A request
+    that is not idempotent goes again only when the service certainly did not apply it.
+    """
+    if refused or not_sent:
+        return True
+    if status is None:
+        return idempotent
+    return status in RETRY_STATUSES and (idempotent or status in REFUSED_STATUSES)
 
 
 @dataclass
@@ -75,7 +91,6 @@ class RetryPolicy:
     backoff_base: float = 0.5
     backoff_max: float = 30.0
     retry_after_max: float = 60.0
-    retry_statuses: tuple[int, ...] = (429, 503, 504)
 
     def delay(self, attempt: int, retry_after: str | None, rng: Any, now: float | None = None) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based): Retry-After if usable, else backoff."""
@@ -128,6 +143,40 @@ def backoff_delay(attempt: int, policy: RetryPolicy, rng: Any = None) -> float:
     exponent = min(max(int(attempt) - 1, 0), 62)
     cap = min(max(policy.backoff_max, 0.0), max(policy.backoff_base, 0.0) * (2 ** exponent))
     return rng.random() * cap
+
+
+class Attempts:
+    """One call's attempts under the transport's :class:`RetryPolicy`: their number and the time spent waiting.
+
+    Plain requests, the token endpoint's and ``$batch`` rounds all count and wait through it, so that every
+    retry keeps the same limits.
+    """
+
+    def __init__(self, transport: "Transport") -> None:
+        self.transport = transport
+        self.policy = transport.retry
+        self.count = 0
+        self.waited = 0.0
+
+    def start(self) -> int:
+        """Count one more attempt; its number (1-based)."""
+        self.count += 1
+        return self.count
+
+    def again(self, retry_after: Any = None, delay: float | None = None, retried: int = 1) -> bool:
+        """Wait before the next attempt (``delay``, else ``Retry-After``, else backoff) and say True; False, without
+        waiting, when the attempts or the total wait of the policy are used up. ``retried`` is how many requests
+        the next attempt sends again (a ``$batch`` round may hold many)."""
+        if self.count >= self.policy.max_attempts:
+            return False
+        if delay is None:
+            delay = self.policy.delay(self.count, retry_after, self.transport.rng)
+        if self.waited + delay > self.policy.max_total_wait:
+            return False
+        self.waited += delay
+        self.transport.stats.add("retries", retried)
+        self.transport.wait(delay)
+        return True
 
 
 class TransportStats:
@@ -332,11 +381,9 @@ class Transport:
         method = method.upper()
         if idempotent is None:
             idempotent = method in IDEMPOTENT_METHODS
-        policy = self.retry
-        waited = 0.0
-        attempt = 0
+        attempts = Attempts(self)
         while True:
-            attempt += 1
+            attempt = attempts.start()
             self.stats.add("requests", service=service)
             limit = self.limits.get(service)
             epoch = limit.acquire() if limit else 0
@@ -349,20 +396,12 @@ class Transport:
                 busy = refused is not None and response.status_code not in REFUSED_STATUSES and refused(response)
                 throttled = response.status_code == 429 or busy
             except requests.exceptions.SSLError as exc:
-                raise M365Error(
-                    f"TLS error talking to {_host(url)}: {_describe(exc)}. Check ca_bundle / validate_certs.",
-                    service=service, code="tls_error",
-                ) from None
+                raise _tls_error(url, exc, service) from None
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
                     requests.exceptions.ChunkedEncodingError) as exc:
                 not_sent = request_not_sent(exc)
-                if (idempotent or not_sent) and attempt < policy.max_attempts:
-                    delay = backoff_delay(attempt, policy, self.rng)
-                    if waited + delay <= policy.max_total_wait:
-                        waited += delay
-                        self.stats.add("retries")
-                        self.wait(delay)
-                        continue
+                if may_retry(idempotent=idempotent, not_sent=not_sent) and attempts.again(delay=backoff_delay(attempt, self.retry, self.rng)):
+                    continue
                 if not_sent or idempotent:
                     message = f"{method} {_host(url)} failed after {attempt} attempt(s): {_describe(exc)}"
                 else:
@@ -376,18 +415,12 @@ class Transport:
                 if limit:
                     limit.release(epoch, throttled)
 
-            status = response.status_code
             if throttled:
                 self.stats.add("throttled")
-            if (busy or status in policy.retry_statuses and (idempotent or status in REFUSED_STATUSES)) \
-                    and attempt < policy.max_attempts:
-                delay = policy.delay(attempt, response.headers.get("Retry-After"), self.rng)
-                if waited + delay <= policy.max_total_wait:
-                    waited += delay
-                    self.stats.add("retries")
-                    response.close()
-                    self.wait(delay)
-                    continue
+            if may_retry(response.status_code, idempotent=idempotent, refused=busy) \
+                    and attempts.again(response.headers.get("Retry-After")):
+                response.close()
+                continue
             return response
 
     def limit(self, service: str, maximum: int, start: int = 4) -> AdaptiveLimit:
@@ -413,6 +446,12 @@ def response_json(response: Any) -> tuple[str, Any]:
     return text, body
 
 
+def _tls_error(url: str, exc: BaseException, service: str) -> M365Error:
+    """A TLS failure, saying what to check."""
+    return M365Error(f"TLS error talking to {_host(url)}: {_describe(exc)}. Check ca_bundle / validate_certs.",
+                     service=service, code="tls_error")
+
+
 def _host(url: str) -> str:
     """Scheme, host and path of a URL without its query (which may carry ids but never secrets here)."""
     return url.split("?", 1)[0]
@@ -433,26 +472,18 @@ class MsalHttpClient:
     def _call(self, method: str, url: str, **kwargs: Any):
         kwargs.pop("verify", None)
         kwargs.pop("proxies", None)
-        policy = self._transport.retry
-        waited = 0.0
-        attempt = 0
+        attempts = Attempts(self._transport)
         while True:
-            attempt += 1
+            attempt = attempts.start()
             self._transport.stats.add("requests", service="auth")
             try:
                 return self._transport.send(method, url, **kwargs)
             except requests.exceptions.SSLError as exc:
-                raise M365Error(
-                    f"TLS error talking to {_host(url)}: {_describe(exc)}. Check ca_bundle / validate_certs.",
-                    service="auth", code="tls_error",
-                ) from None
+                raise _tls_error(url, exc, "auth") from None
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
                     requests.exceptions.ChunkedEncodingError) as exc:
-                delay = backoff_delay(attempt, policy, self._transport.rng)
-                if attempt < policy.max_attempts and waited + delay <= policy.max_total_wait:
-                    waited += delay
-                    self._transport.stats.add("retries")
-                    self._transport.wait(delay)
+                # Asking for a token or for discovery changes nothing: always safe to repeat.
+                if may_retry(idempotent=True) and attempts.again(delay=backoff_delay(attempt, self._transport.retry, self._transport.rng)):
                     continue
                 raise M365Error(
                     f"{method} {_host(url)} failed after {attempt} attempt(s): {_describe(exc)}", service="auth",

@@ -11,8 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.m365ops.remediation.plugins.module_utils.transport import (
+    RETRY_STATUSES,
     RetryPolicy,
     backoff_delay,
+    may_retry,
     parse_retry_after,
 )
 
@@ -96,4 +98,14 @@ def test_backoff_is_full_jitter():
 def test_policy_defaults():
     policy = RetryPolicy()
     assert (policy.max_attempts, policy.max_total_wait, policy.backoff_base, policy.backoff_max,
-            policy.retry_after_max, policy.retry_statuses) == (6, 120.0, 0.5, 30.0, 60.0, (429, 503, 504))
+            policy.retry_after_max) == (6, 120.0, 0.5, 30.0, 60.0)
+
+
+@pytest.mark.parametrize("status", [None, 200, 400, 401, 404, 429, 500, 502, 503, 504])
+def test_one_rule_for_sending_again(status):
+    """Reads go again on every retry status and on a lost connection; writes only when the service certainly did
+    not apply them: refused (429, 503, or a refusal by its text), or never sent."""
+    assert may_retry(status, idempotent=True) == (status is None or status in RETRY_STATUSES)
+    assert may_retry(status, idempotent=False) == (status in (429, 503))
+    assert may_retry(status, idempotent=False, refused=True)
+    assert may_retry(status, idempotent=False, not_sent=True)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.m365ops.remediation.plugins.module_utils.auth import ClientSecretCredential, clear_app_cache
+from ansible_collections.m365ops.remediation.plugins.module_utils.credentials.client_secret import ClientSecretCredential
+from ansible_collections.m365ops.remediation.plugins.module_utils.credentials.credential import clear_app_cache
 from ansible_collections.m365ops.remediation.plugins.module_utils.exchange import ExchangeClient
 from ansible_collections.m365ops.remediation.plugins.module_utils.graph import GraphClient
 from ansible_collections.m365ops.remediation.plugins.module_utils.transport import RetryPolicy, Transport

@@ -19,14 +19,15 @@ from m365emu.pki import make_app_certificate, make_pfx
 from ansible_collections.m365ops.remediation.plugins.module_utils.auth import (
     EXCHANGE_RESOURCE,
     GRAPH_RESOURCE,
-    AccessTokenCredential,
-    CertificateCredential,
-    ClientSecretCredential,
-    FederatedTokenCredential,
     credential_from_options,
 )
+from ansible_collections.m365ops.remediation.plugins.module_utils.credentials.access_token import AccessTokenCredential
+from ansible_collections.m365ops.remediation.plugins.module_utils.credentials.client_certificate import CertificateCredential
+from ansible_collections.m365ops.remediation.plugins.module_utils.credentials.client_secret import ClientSecretCredential
+from ansible_collections.m365ops.remediation.plugins.module_utils.credentials.federated_token import FederatedTokenCredential
 from ansible_collections.m365ops.remediation.plugins.module_utils.errors import M365Error
 from ansible_collections.m365ops.remediation.plugins.module_utils.graph import GraphClient
+from ansible_collections.m365ops.remediation.plugins.module_utils.resources.users import Users
 from ansible_collections.m365ops.remediation.plugins.module_utils.transport import Transport
 
 TENANT = seeds.CONTOSO_TENANT_ID
@@ -201,23 +202,23 @@ def test_federated_token_value(emulator, transport):
 def test_access_token_credential_is_used_as_given(emulator, transport, credential):
     token = credential.get_token(GRAPH_RESOURCE)
     graph = GraphClient(transport, AccessTokenCredential(token), emulator.base_url)
-    assert graph.get_user("rob@contoso.com", ["id"])["id"] == seeds.USER_IDS["rob@contoso.com"]
+    assert Users(graph).get("rob@contoso.com", ["id"])["id"] == seeds.USER_IDS["rob@contoso.com"]
     # A rejected pre-acquired token cannot be refreshed: the service's 401 is reported after one request.
     emulator.set_faults([{"service": "graph", "expire_tokens": True, "count": 1}])
     mark = emulator.mark()
     with pytest.raises(M365Error) as info:
-        graph.get_user("rob@contoso.com", ["id"])
+        Users(graph).get("rob@contoso.com", ["id"])
     assert info.value.status == 401 and info.value.code == "InvalidAuthenticationToken"
     assert [e["status"] for e in emulator.journal(mark)] == [401]
 
 
 def test_expired_token_is_refreshed_once(emulator, graph, credential):
-    graph.get_user("rob@contoso.com", ["id"])
+    Users(graph).get("rob@contoso.com", ["id"])
     old = credential.get_token(GRAPH_RESOURCE)
     exchange_token = credential.get_token(EXCHANGE_RESOURCE)
     emulator.set_faults([{"service": "graph", "expire_tokens": True, "count": 1}])
     mark = emulator.mark()
-    assert graph.get_user("ann@contoso.com", ["id"])["id"] == seeds.USER_IDS["ann@contoso.com"]
+    assert Users(graph).get("ann@contoso.com", ["id"])["id"] == seeds.USER_IDS["ann@contoso.com"]
     steps = [(e["service"], e["status"]) for e in emulator.journal(mark)]
     assert steps == [("graph", 401), ("token", 200), ("graph", 200)]
     assert credential.get_token(GRAPH_RESOURCE) != old

@@ -13,14 +13,15 @@ from m365emu.pki import make_app_certificate, make_pfx, thumbprints
 
 from ansible_collections.m365ops.remediation.plugins.module_utils import auth
 from ansible_collections.m365ops.remediation.plugins.module_utils.auth import (
-    AccessTokenCredential,
-    CertificateCredential,
-    ClientSecretCredential,
-    FederatedTokenCredential,
     authority_url,
     credential_from_options,
     resource_for,
 )
+from ansible_collections.m365ops.remediation.plugins.module_utils.credentials.access_token import AccessTokenCredential
+from ansible_collections.m365ops.remediation.plugins.module_utils.credentials.certificate_file import load_client_certificate
+from ansible_collections.m365ops.remediation.plugins.module_utils.credentials.client_certificate import CertificateCredential
+from ansible_collections.m365ops.remediation.plugins.module_utils.credentials.client_secret import ClientSecretCredential
+from ansible_collections.m365ops.remediation.plugins.module_utils.credentials.federated_token import FederatedTokenCredential
 from ansible_collections.m365ops.remediation.plugins.module_utils.errors import M365Error
 from ansible_collections.m365ops.remediation.plugins.module_utils.transport import Transport
 
@@ -150,6 +151,13 @@ def test_certificate_pem(transport, tmp_path, app_cert):
     sha = CertificateCredential(TENANT, CLIENT, str(tmp_path / "app.pem"), transport=transport, sha256=True)
     sha.validate()
     assert "public_certificate" in sha._client_credential()  # pylint: disable=protected-access
+
+
+def test_loaded_certificate_keeps_its_key_out_of_its_repr(tmp_path, app_cert):
+    key_pem, cert_pem = app_cert
+    loaded = load_client_certificate(_write(tmp_path / "app.pem", cert_pem, key_pem))
+    assert loaded.thumbprint == thumbprints(cert_pem)[0] and "PRIVATE KEY" in loaded.key_pem
+    assert "PRIVATE KEY" not in repr(loaded) and loaded.thumbprint in repr(loaded)
 
 
 def test_certificate_pem_encrypted(transport, tmp_path, app_cert):

@@ -13,10 +13,13 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from ansible_collections.m365ops.remediation.plugins.module_utils.auth import (
-    EXCHANGE_RESOURCE, GRAPH_RESOURCE, ClientSecretCredential, FederatedTokenCredential, credential_from_options,
+    EXCHANGE_RESOURCE, GRAPH_RESOURCE, credential_from_options,
 )
+from ansible_collections.m365ops.remediation.plugins.module_utils.credentials.client_secret import ClientSecretCredential
+from ansible_collections.m365ops.remediation.plugins.module_utils.credentials.federated_token import FederatedTokenCredential
 from ansible_collections.m365ops.remediation.plugins.module_utils.errors import M365Error
 from ansible_collections.m365ops.remediation.plugins.module_utils.graph import GraphClient
+from ansible_collections.m365ops.remediation.plugins.module_utils.resources.users import Users
 from m365emu import seeds
 from m365emu.client import EmuClient
 
@@ -64,7 +67,7 @@ def test_token_file_success_for_both_resources(emulator, transport, tmp_path):
 def test_token_value_success(emulator, transport):
     cred = federated(emulator, transport, token=emulator.oidc_token(SUBJECT))
     graph = GraphClient(transport, cred, emulator.base_url)
-    assert graph.get_user("rob@contoso.com", ["id"])["id"] == seeds.USER_IDS["rob@contoso.com"]
+    assert Users(graph).get("rob@contoso.com", ["id"])["id"] == seeds.USER_IDS["rob@contoso.com"]
 
 
 def test_wrong_subject_is_refused(emulator, transport, tmp_path):
@@ -132,16 +135,16 @@ def test_github_actions_token_is_fetched_again_near_expiry(emulator, transport):
                      request_token=job["ACTIONS_ID_TOKEN_REQUEST_TOKEN"], refresh_margin=2)
     graph = GraphClient(transport, cred, emulator.base_url)
     minted = emulator.oidc_minted()
-    graph.get_user("rob@contoso.com", ["id"])
+    Users(graph).get("rob@contoso.com", ["id"])
     first = cred._fetched  # pylint: disable=protected-access
     assert emulator.oidc_minted() == minted + 1
     # Access tokens expire (the service answers 401): the client gets a new one, the CI token is still fresh.
     emulator.set_faults([{"service": "graph", "expire_tokens": True, "count": 1}])
-    graph.get_user("rob@contoso.com", ["id"])
+    Users(graph).get("rob@contoso.com", ["id"])
     assert emulator.oidc_minted() == minted + 1
     time.sleep(2.5)
     emulator.set_faults([{"service": "graph", "expire_tokens": True, "count": 1}])
-    graph.get_user("rob@contoso.com", ["id"])
+    Users(graph).get("rob@contoso.com", ["id"])
     assert emulator.oidc_minted() == minted + 2
     assert cred._fetched != first  # pylint: disable=protected-access
     assert claims(cred._fetched)["exp"] > claims(first)["exp"]  # pylint: disable=protected-access

@@ -11,8 +11,6 @@ import pytest
 
 from ansible_collections.m365ops.remediation.plugins.module_utils import auth
 from ansible_collections.m365ops.remediation.plugins.module_utils.auth import (
-    AccessTokenCredential,
-    ClientSecretCredential,
     check_token_tenant,
     credential_from_options,
     expected_tenant_id,
@@ -20,6 +18,9 @@ from ansible_collections.m365ops.remediation.plugins.module_utils.auth import (
     jwt_claims,
     token_tenant_id,
 )
+from ansible_collections.m365ops.remediation.plugins.module_utils.credentials import credential
+from ansible_collections.m365ops.remediation.plugins.module_utils.credentials.access_token import AccessTokenCredential
+from ansible_collections.m365ops.remediation.plugins.module_utils.credentials.client_secret import ClientSecretCredential
 from ansible_collections.m365ops.remediation.plugins.module_utils.errors import M365Error
 
 CONTOSO = "6f1a9c3e-2b4d-4e8f-9a10-3c5d7e9f1b2a"
@@ -51,9 +52,9 @@ def test_jwt_claims_of_anything_else_is_empty(token):
 
 def test_expiry_reads_exp_through_the_same_helper():
     later = time.time() + 600
-    assert auth._jwt_expiry(make_jwt({"exp": later})) == later  # pylint: disable=protected-access
-    assert auth._jwt_expiry(make_jwt({"exp": "soon"})) is None  # pylint: disable=protected-access
-    assert auth._jwt_expiry("opaque") is None  # pylint: disable=protected-access
+    assert auth.jwt_expiry(make_jwt({"exp": later})) == later
+    assert auth.jwt_expiry(make_jwt({"exp": "soon"})) is None
+    assert auth.jwt_expiry("opaque") is None
 
 
 def test_token_tenant_id_is_a_lower_case_guid_or_none():
@@ -141,8 +142,8 @@ def test_a_domain_credential_refuses_a_token_for_another_tenant():
 
 def test_each_distinct_token_is_checked_once(monkeypatch):
     checked = []
-    real_check = auth.check_token_tenant
-    monkeypatch.setattr(auth, "check_token_tenant", lambda token, *args: checked.append(token) or real_check(token, *args))
+    real_check = credential.check_token_tenant
+    monkeypatch.setattr(credential, "check_token_tenant", lambda token, *args: checked.append(token) or real_check(token, *args))
     first, second = make_jwt({"tid": CONTOSO, "n": 1}), make_jwt({"tid": CONTOSO, "n": 2})
     cred = secret_credential(CONTOSO)
     app = StubApp([first, first, first, second, second])

@@ -9,15 +9,13 @@ import jwt
 import pytest
 from m365emu import seeds, testkeys
 
-from ansible_collections.m365ops.remediation.plugins.module_utils.auth import (
-    EXCHANGE_RESOURCE,
-    GRAPH_RESOURCE,
-    CertificateCredential,
-    ClientSecretCredential,
-)
+from ansible_collections.m365ops.remediation.plugins.module_utils.auth import EXCHANGE_RESOURCE, GRAPH_RESOURCE
+from ansible_collections.m365ops.remediation.plugins.module_utils.credentials.client_certificate import CertificateCredential
+from ansible_collections.m365ops.remediation.plugins.module_utils.credentials.client_secret import ClientSecretCredential
 from ansible_collections.m365ops.remediation.plugins.module_utils.errors import M365Error
 from ansible_collections.m365ops.remediation.plugins.module_utils.exchange import ExchangeClient
 from ansible_collections.m365ops.remediation.plugins.module_utils.graph import GraphClient
+from ansible_collections.m365ops.remediation.plugins.module_utils.resources.users import Users
 from ansible_collections.m365ops.remediation.plugins.plugin_utils.in_process import run_main
 
 CONTOSO = seeds.CONTOSO_TENANT_ID
@@ -101,8 +99,8 @@ def test_no_service_request_follows_a_refused_token(emulator, transport, credent
     graph = GraphClient(transport, credential, emulator.base_url)
     exchange = ExchangeClient(transport, credential, CONTOSO, emulator.base_url)
     calls = [
-        lambda: graph.get_user("rob@contoso.com", ["id"]),
-        lambda: graph.revoke_sessions(seeds.USER_IDS["rob@contoso.com"]),
+        lambda: Users(graph).get("rob@contoso.com", ["id"]),
+        lambda: Users(graph).revoke_sessions(seeds.USER_IDS["rob@contoso.com"]),
         lambda: exchange.invoke("Get-BlockedSenderAddress"),
     ]
     for call in calls:

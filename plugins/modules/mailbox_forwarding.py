@@ -25,12 +25,8 @@ options:
     type: str
     choices: [absent]
     default: absent
-  max_concurrency:
-    description:
-      - How many Exchange requests run at once.
-    type: int
-    default: 4
 extends_documentation_fragment:
+  - m365ops.remediation.users.concurrency
   - m365ops.remediation.users
   - m365ops.remediation.users.write
   - m365ops.remediation.auth

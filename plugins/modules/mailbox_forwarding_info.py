@@ -28,12 +28,8 @@ options:
       - Report only the mailboxes that forward.
     type: bool
     default: false
-  max_concurrency:
-    description:
-      - How many Exchange requests run at once when users are given.
-    type: int
-    default: 4
 extends_documentation_fragment:
+  - m365ops.remediation.users.concurrency
   - m365ops.remediation.auth
   - m365ops.remediation.auth.attributes
   - ansible.builtin.action_common_attributes

@@ -38,12 +38,8 @@ options:
     elements: str
     choices: [pop, imap, ews, activesync, smtp_auth]
     default: []
-  max_concurrency:
-    description:
-      - How many Exchange requests run at once.
-    type: int
-    default: 4
 extends_documentation_fragment:
+  - m365ops.remediation.users.concurrency
   - m365ops.remediation.users
   - m365ops.remediation.users.write
   - m365ops.remediation.auth

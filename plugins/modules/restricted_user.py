@@ -24,6 +24,10 @@ description:
     blocking.
   - An address that is gone from the list when it is removed (unblocked by someone else since the lookup) is
     looked up once more and, when it is indeed off the list, reported as already off the list, not as a failure.
+  - An address of a protected account (O(protected), by its UPN, any of its SMTP addresses or its object id) is
+    never unblocked: it is skipped and reported as protected. To match every form, the protected accounts are
+    looked up in Microsoft Graph (which then needs C(User.Read.All)); when one cannot be looked up for another
+    reason than not existing, nothing is unblocked.
   - After an unblock, sending normally resumes within an hour and at most within 24 hours.
   - Reset the account's password before unblocking it; the M(m365ops.remediation.user_password) module and
     the P(m365ops.remediation.unblock_email#role) role do that.
@@ -43,19 +47,9 @@ options:
     type: str
     choices: [absent]
     default: absent
-  max_concurrency:
-    description:
-      - The most Exchange requests in flight at once. The module starts with 4 and adapts, fewer when
-        Exchange throttles (HTTP 429), more while it answers.
-    type: int
-    default: 8
-  continue_on_error:
-    description:
-      - When V(false), the task fails at the end if any address failed (the others are still done).
-      - When V(true), the task succeeds and the failures are only reported in RV(results).
-    type: bool
-    default: false
 extends_documentation_fragment:
+  - m365ops.remediation.users.write
+  - m365ops.remediation.users.concurrency
   - m365ops.remediation.auth
   - m365ops.remediation.auth.attributes
   - ansible.builtin.action_common_attributes
@@ -109,6 +103,15 @@ results:
     restricted:
       description: Whether the address is on the list after the task (in check mode, before it).
       type: bool
+      returned: unless the address was invalid or protected
+    skipped:
+      description: True for the address of a protected account.
+      type: bool
+      returned: when the address was skipped
+    protected:
+      description: True for the address of a protected account, which is never unblocked.
+      type: bool
+      returned: when the address was skipped
     msg:
       description: What happened, in words.
       type: str

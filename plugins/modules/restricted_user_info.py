@@ -23,13 +23,8 @@ options:
     type: list
     elements: str
     default: []
-  max_concurrency:
-    description:
-      - The most Exchange requests in flight at once when addresses are looked up one by one. The module
-        starts with 4 and adapts, fewer when Exchange throttles (HTTP 429), more while it answers.
-    type: int
-    default: 8
 extends_documentation_fragment:
+  - m365ops.remediation.users.concurrency
   - m365ops.remediation.auth
   - m365ops.remediation.auth.attributes
   - ansible.builtin.action_common_attributes

@@ -8,39 +8,19 @@ from __future__ import annotations
 import os
 import typing as t
 
-from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.m365ops.remediation.plugins.module_utils.errors import M365Error
 from ansible_collections.m365ops.remediation.plugins.module_utils import transport as transport_mod
 from ansible_collections.m365ops.remediation.plugins.module_utils import auth as auth_mod
+from ansible_collections.m365ops.remediation.plugins.module_utils import connection as connection_mod
 from ansible_collections.m365ops.remediation.plugins.module_utils.graph import GraphClient
 from ansible_collections.m365ops.remediation.plugins.module_utils.exchange import ExchangeClient
 
 
 def auth_argument_spec() -> dict[str, dict[str, t.Any]]:
-    """The connection options every module takes (documented in doc_fragments/auth.py)."""
-    return dict(
-        # AZURE_TENANT_ID is applied by M365Module itself, which so knows where the tenant came from.
-        tenant_id=dict(type='str'),
-        environment_tenant=dict(type='str', choices=['allow', 'refuse'], default='allow'),
-        client_id=dict(type='str', fallback=(env_fallback, ['AZURE_CLIENT_ID'])),
-        client_secret=dict(type='str', no_log=True, fallback=(env_fallback, ['AZURE_CLIENT_SECRET'])),
-        client_certificate_path=dict(type='path', fallback=(env_fallback, ['AZURE_CLIENT_CERTIFICATE_PATH'])),
-        client_certificate_password=dict(type='str', no_log=True, fallback=(env_fallback, ['AZURE_CLIENT_CERTIFICATE_PASSWORD'])),
-        federated_token_file=dict(type='path', fallback=(env_fallback, ['AZURE_FEDERATED_TOKEN_FILE'])),
-        federated_token=dict(type='str', no_log=True),
-        federated_token_request_url=dict(type='str', no_log=False, fallback=(env_fallback, ['ACTIONS_ID_TOKEN_REQUEST_URL'])),
-        federated_token_request_token=dict(type='str', no_log=True, fallback=(env_fallback, ['ACTIONS_ID_TOKEN_REQUEST_TOKEN'])),
-        federated_token_audience=dict(type='str', no_log=False, default='api://AzureADTokenExchange'),
-        access_token=dict(type='str', no_log=True),
-        authority_host=dict(type='str', default='https://login.microsoftonline.com', fallback=(env_fallback, ['AZURE_AUTHORITY_HOST'])),
-        graph_endpoint=dict(type='str', default='https://graph.microsoft.com', fallback=(env_fallback, ['M365_GRAPH_ENDPOINT'])),
-        exchange_endpoint=dict(type='str', default='https://outlook.office365.com', fallback=(env_fallback, ['M365_EXCHANGE_ENDPOINT'])),
-        ca_bundle=dict(type='path', fallback=(env_fallback, ['M365_CA_BUNDLE'])),
-        request_timeout=dict(type='float', default=60.0),
-        max_retries=dict(type='int', default=5),
-        max_retry_wait=dict(type='float', default=120.0),
-    )
+    """The connection options every module takes (the table in connection.py, documented in doc_fragments/auth.py)."""
+    return connection_mod.argument_spec()
 
 
 class _MaskingModule(AnsibleModule):
@@ -92,12 +72,10 @@ class M365Module:
         if not self.params['tenant_id']:
             if self.params['environment_tenant'] == 'refuse':
                 self.module.fail_json(msg=NO_TENANT_NAMED)
-            self.params['tenant_id'] = os.environ.get('AZURE_TENANT_ID') or None
+            self.params['tenant_id'] = connection_mod.environment_value(connection_mod.OPTIONS_BY_NAME['tenant_id'], os.environ)
             self.tenant_source = 'environment' if self.params['tenant_id'] else None
-        self._transport: t.Any = None
-        self._credential: t.Any = None
-        self._graph: GraphClient | None = None
-        self._exchange: ExchangeClient | None = None
+        # Built from the parameters themselves, so that the clients see them as the module leaves them.
+        self.connection = connection_mod.Connection(self.params, check_libraries=self._require_libraries)
 
     @property
     def check_mode(self) -> bool:
@@ -123,51 +101,28 @@ class M365Module:
     @property
     def transport(self) -> t.Any:
         """The HTTP transport shared by every client of this module run."""
-        if self._transport is None:
-            self._require_libraries()
-            retry = transport_mod.RetryPolicy(
-                max_attempts=max(1, self.params['max_retries'] + 1),
-                max_total_wait=max(0.0, self.params['max_retry_wait']),
-            )
-            self._transport = transport_mod.Transport(
-                verify=self.params['ca_bundle'] or True,
-                timeout=self.params['request_timeout'],
-                retry=retry,
-            )
-        return self._transport
+        return self.connection.transport
 
     @property
     def credential(self) -> t.Any:
         """The credential chosen from the options, validated before its first use."""
-        if self._credential is None:
-            credential = auth_mod.credential_from_options(self.params, self.transport)
-            credential.validate()
-            self._credential = credential
-        return self._credential
+        return self.connection.credential
 
     @property
     def graph(self) -> GraphClient:
         """Microsoft Graph client."""
-        if self._graph is None:
-            self._graph = GraphClient(self.transport, self.credential, self.params['graph_endpoint'])
-        return self._graph
+        return self.connection.graph
 
     @property
     def exchange(self) -> ExchangeClient:
-        """Exchange Online admin client for the module's tenant."""
-        if self._exchange is None:
-            # Exchange throttles per tenant: requests in flight start at 4 and adapt (fewer on 429, more
-            # while it answers), never past the module's max_concurrency.
-            self.transport.limit('exchange', maximum=self.params.get('max_concurrency') or 8)
-            self._exchange = ExchangeClient(self.transport, self.credential, self.params['tenant_id'], self.params['exchange_endpoint'])
-        return self._exchange
+        """Exchange Online admin client for the module's tenant (at most the module's max_concurrency
+        requests in flight, when it takes that option)."""
+        return self.connection.exchange
 
     def tenant_guid(self, service: str = 'graph') -> str | None:
         """The GUID of the tenant this module acts on (the ``tid`` of its token for ``service``, graph or exchange,
         so that no other token is asked for), else the tenant as named."""
-        client = self.exchange if service == 'exchange' else self.graph
-        found = self.credential.tenant_guid(client.resource)
-        return found.lower() if found else self.params.get('tenant_id')
+        return self.connection.tenant_guid(service)
 
     def fail_from_error(self, error: M365Error, **result: t.Any) -> t.NoReturn:
         """Fail the task with every field of the service error."""

@@ -10,7 +10,7 @@ import pytest
 from m365emu import seeds
 
 from ansible_collections.m365ops.remediation.extensions.eda.plugins.event_source import restricted_users as src
-from ansible_collections.m365ops.remediation.plugins.module_utils.auth import clear_app_cache
+from ansible_collections.m365ops.remediation.plugins.module_utils.credentials.credential import clear_app_cache
 from ansible_collections.m365ops.remediation.plugins.module_utils.errors import M365Error
 
 
@@ -71,6 +71,19 @@ def test_tenant_options_take_the_environment_for_what_is_not_given():
     assert options['exchange_endpoint'] == 'https://outlook.office365.com'
     assert options['client_certificate_path'] is None
     assert src.tenant_options({}, {})['name'] == 'localhost'
+
+
+def test_tenant_options_take_every_connection_option_and_the_defaults():
+    options = src.tenant_options({'name': 'contoso', 'max_retries': '1', 'request_timeout': 5, 'access_token': 'tok',
+                                  'federated_token_request_url': 'https://issuer.example/request'},
+                                 {'ACTIONS_ID_TOKEN_REQUEST_TOKEN': 'request-token', 'M365_GRAPH_ENDPOINT': 'https://graph.example'})
+    assert options['max_retries'] == 1 and options['request_timeout'] == 5.0 and options['max_retry_wait'] == 120.0
+    assert options['access_token'] == 'tok'
+    assert options['federated_token_request_url'] == 'https://issuer.example/request'
+    assert options['federated_token_request_token'] == 'request-token'
+    assert options['federated_token_audience'] == 'api://AzureADTokenExchange'
+    assert options['graph_endpoint'] == 'https://graph.example'
+    assert options['authority_host'] == 'https://login.microsoftonline.com'
 
 
 # -- state file ------------------------------------------------------------------------------------------
@@ -169,3 +182,40 @@ def test_throttled_tenant_gets_an_error_event_and_backs_off(emulator, tmp_path, 
     assert error['error']['status'] == 429
     assert error['retry_in'] == 60
     assert not (tmp_path / 'state.json').exists()
+
+
+def exchange_requests(emulator, mark: int) -> list:
+    return [entry for entry in emulator.journal(mark) if entry['service'] == 'exchange']
+
+
+def test_a_tenant_s_max_retries_bounds_the_retries_of_a_throttled_poll(emulator, tmp_path, tenants):
+    emulator.set_faults([{'service': 'exchange', 'tenant': seeds.FABRIKAM_TENANT_ID, 'status': 429, 'retry_after': '0',
+                          'count': 50}])
+    mark = emulator.mark()
+    [event] = poll_once(tmp_path, dict(tenants['fabrikam'], max_retries=1))
+    assert event['restricted_users_error']['error']['status'] == 429
+    assert len(exchange_requests(emulator, mark)) == 2
+
+
+def test_a_tenant_polled_with_a_pre_acquired_access_token(emulator, tmp_path, tenants):
+    common = {'tenant_id': seeds.FABRIKAM_TENANT_ID, 'exchange_endpoint': emulator.base_url, 'ca_bundle': emulator.ca_path}
+    signed_in = src.Connection(src.tenant_options(tenants['fabrikam'], {}))
+    token = signed_in.credential.get_token(signed_in.exchange.resource)
+    mark = emulator.mark()
+    events = poll_once(tmp_path, dict(common, name='fabrikam', access_token=token))
+    assert [e['restricted_user']['address'] for e in events] == ['alice@fabrikam.com', 'bert@fabrikam.com']
+    assert {entry['service'] for entry in emulator.journal(mark)} == {'exchange'}  # no sign-in of its own
+    assert token not in str(events)
+
+
+def test_a_tenant_signed_in_with_a_ci_job_s_oidc_token(emulator, tmp_path):
+    job = emulator.oidc_job(seeds.CONTOSO_OIDC_SUBJECT)
+    tenant = {'name': 'contoso', 'tenant_id': seeds.CONTOSO_TENANT_ID, 'client_id': seeds.CONTOSO_CLIENT_ID,
+              'federated_token_request_url': job['ACTIONS_ID_TOKEN_REQUEST_URL'],
+              'federated_token_request_token': job['ACTIONS_ID_TOKEN_REQUEST_TOKEN'],
+              'authority_host': emulator.base_url, 'exchange_endpoint': emulator.base_url, 'ca_bundle': emulator.ca_path}
+    minted = emulator.oidc_minted()
+    events = poll_once(tmp_path, tenant)
+    assert events and all('restricted_user' in e for e in events)
+    assert {e['restricted_user']['tenant'] for e in events} == {'contoso'}
+    assert emulator.oidc_minted() == minted + 1

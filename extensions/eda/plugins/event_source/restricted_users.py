@@ -14,12 +14,17 @@ read-only Exchange rights (see docs/event-driven.md).
 Arguments (all optional)::
 
     tenants:            list of tenants; each takes ``name`` (the inventory host the event is for, default
-                        ``localhost``) and the collection's connection options: ``tenant_id``, ``client_id``,
-                        ``client_secret``, ``client_certificate_path``, ``client_certificate_password``,
-                        ``federated_token_file``, ``authority_host``, ``exchange_endpoint``, ``ca_bundle``.
-                        Options not given come from the environment (AZURE_TENANT_ID, AZURE_CLIENT_ID,
-                        AZURE_CLIENT_SECRET, ..., M365_EXCHANGE_ENDPOINT, M365_CA_BUNDLE). Default: one
-                        tenant, ``localhost``, entirely from the environment.
+                        ``localhost``) and any of the collection's connection options, as the modules take
+                        them (doc_fragments/auth.py): ``tenant_id``, ``client_id``, ``client_secret``,
+                        ``client_certificate_path``, ``client_certificate_password``, ``federated_token_file``,
+                        ``federated_token``, ``federated_token_request_url``, ``federated_token_request_token``,
+                        ``federated_token_audience``, ``access_token``, ``authority_host``, ``graph_endpoint``,
+                        ``exchange_endpoint``, ``ca_bundle``, ``request_timeout``, ``max_retries``,
+                        ``max_retry_wait``, ``environment_tenant``. Options not given come from the modules'
+                        environment variables (AZURE_TENANT_ID unless ``environment_tenant: refuse``,
+                        AZURE_CLIENT_ID, AZURE_CLIENT_SECRET, ..., M365_EXCHANGE_ENDPOINT, M365_CA_BUNDLE),
+                        else the modules' defaults. Default: one tenant, ``localhost``, entirely from the
+                        environment.
     interval:           seconds between two polls of a tenant (default 60)
     max_backoff:        the longest pause, in seconds, after repeated failures of a tenant (default 900)
     state_file:         where emitted entries are remembered (default ~/.m365ops/restricted_users.json)
@@ -44,41 +49,30 @@ import sys
 import typing as t
 
 try:
-    from ansible_collections.m365ops.remediation.plugins.module_utils import auth as auth_mod
+    from ansible_collections.m365ops.remediation.plugins.module_utils.connection import Connection, connection_options
 except ImportError:
     # ansible-rulebook runs this file by path; the folder holding ansible_collections/ is where it lies.
     sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), *['..'] * 7)))
-    from ansible_collections.m365ops.remediation.plugins.module_utils import auth as auth_mod
-from ansible_collections.m365ops.remediation.plugins.module_utils import operations
+    from ansible_collections.m365ops.remediation.plugins.module_utils.connection import Connection, connection_options
 from ansible_collections.m365ops.remediation.plugins.module_utils import secure_file
-from ansible_collections.m365ops.remediation.plugins.module_utils import transport as transport_mod
 from ansible_collections.m365ops.remediation.plugins.module_utils.errors import M365Error
 from ansible_collections.m365ops.remediation.plugins.module_utils.exchange import ExchangeClient
+from ansible_collections.m365ops.remediation.plugins.module_utils.resources.restricted_users import RestrictedUsers
 
 STATE_VERSION = 1
 DEFAULT_STATE_FILE = '~/.m365ops/restricted_users.json'
 
-# Connection options of a tenant and the environment variables they fall back to (the modules' names).
-CONNECTION_OPTIONS = {
-    'tenant_id': 'AZURE_TENANT_ID',
-    'client_id': 'AZURE_CLIENT_ID',
-    'client_secret': 'AZURE_CLIENT_SECRET',
-    'client_certificate_path': 'AZURE_CLIENT_CERTIFICATE_PATH',
-    'client_certificate_password': 'AZURE_CLIENT_CERTIFICATE_PASSWORD',
-    'federated_token_file': 'AZURE_FEDERATED_TOKEN_FILE',
-    'authority_host': 'AZURE_AUTHORITY_HOST',
-    'exchange_endpoint': 'M365_EXCHANGE_ENDPOINT',
-    'ca_bundle': 'M365_CA_BUNDLE',
-}
-
 
 def tenant_options(given: dict[str, t.Any], environ: t.Mapping[str, str]) -> dict[str, t.Any]:
-    """A tenant's name and connection options: the given ones, the rest from the environment."""
+    """A tenant's name and every connection option: the given ones, else the environment's, else the defaults.
+
+    An option of the wrong type stops the source at its start, naming the tenant and the option.
+    """
     options: dict[str, t.Any] = {'name': str(given.get('name') or 'localhost')}
-    for option, variable in CONNECTION_OPTIONS.items():
-        value = given.get(option)
-        options[option] = value if value not in (None, '') else environ.get(variable) or None
-    options['exchange_endpoint'] = options['exchange_endpoint'] or 'https://outlook.office365.com'
+    try:
+        options.update(connection_options(given, environ))
+    except M365Error as error:
+        raise M365Error(f"Tenant {options['name']}: {error.message}", code=error.code) from None
     return options
 
 
@@ -133,28 +127,22 @@ def state_key(options: dict[str, t.Any]) -> str:
 
 
 class TenantPoller:
-    """Reads one tenant's Restricted Users list; clients are built on the first poll and kept."""
+    """Reads one tenant's Restricted Users list; its connection's clients are built on the first poll and kept."""
 
-    def __init__(self, options: dict[str, t.Any], request_timeout: float = 60.0) -> None:
+    def __init__(self, options: dict[str, t.Any]) -> None:
         self.options = options
         self.name = options['name']
         self.key = state_key(options)
-        self.request_timeout = request_timeout
         self.failures = 0
         self.due = 0.0
-        self._exchange: ExchangeClient | None = None
+        self.connection = Connection(options)
 
     def _client(self) -> ExchangeClient:
-        if self._exchange is None:
-            transport = transport_mod.Transport(verify=self.options.get('ca_bundle') or True, timeout=self.request_timeout)
-            credential = auth_mod.credential_from_options(self.options, transport)
-            credential.validate()
-            self._exchange = ExchangeClient(transport, credential, self.options['tenant_id'], self.options['exchange_endpoint'])
-        return self._exchange
+        return self.connection.exchange
 
     def read(self) -> list[dict[str, t.Any]]:
         """The whole list, in the collection's entry shape (blocking: run it in a thread)."""
-        listed, _errors = operations.read_restricted(self._client())
+        listed, _errors = RestrictedUsers(self._client()).read()
         return list(listed.values())
 
     def event(self, entry: dict[str, t.Any]) -> dict[str, t.Any]:

@@ -220,6 +220,7 @@ def main() -> None:
     if not p['suspicious'] and not p['select']:
         m.module.fail_json(msg='nothing to select: set suspicious=true or name rules in select')
     done_word = 'disabled' if p['state'] == 'disabled' else 'deleted'
+
     def plan(base, user, state):
         records = inbox_rules.records(user, state, p['rarely_used_folders'], p['internal_forwarding_suspicious'])
         kept = []

@@ -129,6 +129,7 @@ def main() -> None:
         state=dict(type='str', choices=['absent'], default='absent'),
         **dict(converge.concurrency_option(), **converge.user_options())
     ))
+
     def plan(base, user, found):
         record = mailbox.forwarding_record(found)
         change = mailbox.forwarding_change(found)

@@ -111,6 +111,7 @@ def main() -> None:
         forwarding_only=dict(type='bool', default=False),
         **dict(converge.concurrency_option(), **converge.users_option(required=False))
     ))
+
     def work():
         mailboxes = Mailboxes(m.exchange, m.params['max_concurrency'])
         if m.params['users']:

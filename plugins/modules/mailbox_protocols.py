@@ -154,6 +154,7 @@ def main() -> None:
         m.module.fail_json(msg='protocols both in disable and enable: %s' % ', '.join(both))
     if not p['disable'] and not p['enable']:
         m.module.fail_json(msg='nothing to do: disable and enable are both empty')
+
     def plan(base, user, cas):
         before = mailbox.protocol_states(cas)
         changes = mailbox.protocol_changes(cas, p['disable'], p['enable'])

@@ -25,7 +25,7 @@ description:
   - An address that is gone from the list when it is removed (unblocked by someone else since the lookup) is
     looked up once more and, when it is indeed off the list, reported as already off the list, not as a failure.
   - An address of a protected account (O(protected), by its UPN, any of its SMTP addresses or its object id) is
-    never unblocked: it is skipped and reported as protected. To match every form, the protected accounts are
+    never unblocked; it is skipped and reported as protected. To match every form, the protected accounts are
     looked up in Microsoft Graph (which then needs C(User.Read.All)); when one cannot be looked up for another
     reason than not existing, nothing is unblocked.
   - After an unblock, sending normally resumes within an hour and at most within 24 hours.

@@ -213,6 +213,7 @@ def main() -> None:
     gate = p['registered_after']
     if not gate and not p['ids']:
         m.module.fail_json(msg='nothing to select: give registered_after or ids')
+
     def plan(base, user, listed):
         for record in listed:
             record['remove'], record['why'] = auth_methods.method_selection(record, gate, p['ids'], p['types'], p['keep'])

@@ -11,7 +11,6 @@ from m365emu import seeds
 from ansible_collections.m365ops.remediation.plugins.module_utils.errors import M365Error
 from ansible_collections.m365ops.remediation.plugins.module_utils.exchange import (
     NOT_FOUND, ExchangeClient, ExchangeResult, error_kind, exchange_error)
-from ansible_collections.m365ops.remediation.plugins.module_utils.resources.users import Users
 from ansible_collections.m365ops.remediation.plugins.module_utils.resources.restricted_users import RestrictedUsers
 
 TENANT = seeds.CONTOSO_TENANT_ID

@@ -114,5 +114,5 @@ def test_warnings_are_said_in_the_unblock_message():
     import datetime
 
     result = restricted_users.unblock_result("ann@contoso.com", {}, datetime.datetime(2026, 12, 2, tzinfo=datetime.timezone.utc),
-                                ["The address 'ann@contoso.com' has now been unblocked 3 time(s), the limit for this tenant."])
+                                             ["The address 'ann@contoso.com' has now been unblocked 3 time(s), the limit for this tenant."])
     assert result["changed"] and result["warnings"] and result["msg"].startswith("unblocked; Exchange warned: The address")

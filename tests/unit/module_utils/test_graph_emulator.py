@@ -50,7 +50,7 @@ def test_403_authorization_request_denied(graph):
     # eve.admin holds an admin role and the app is not Privileged Authentication Administrator.
     with pytest.raises(M365Error) as info:
         Users(graph).update(seeds.USER_IDS["eve.admin@contoso.com"],
-                          {"passwordProfile": {"password": STRONG, "forceChangePasswordNextSignIn": True}})
+                            {"passwordProfile": {"password": STRONG, "forceChangePasswordNextSignIn": True}})
     err = info.value
     assert (err.status, err.code) == (403, "Authorization_RequestDenied")
     assert err.message == "Insufficient privileges to complete the operation."
@@ -71,7 +71,7 @@ def test_400_request_bad_request(emulator, graph):
 def test_password_reset_and_revoke(emulator, graph):
     before = Users(graph).get(ANN, SELECT)
     Users(graph).update(ANN, {"passwordProfile": {"password": STRONG, "forceChangePasswordNextSignIn": True,
-                                                "forceChangePasswordNextSignInWithMfa": False}})
+                                                  "forceChangePasswordNextSignInWithMfa": False}})
     Users(graph).revoke_sessions(ANN)
     after = Users(graph).get(ANN, SELECT)
     assert after["lastPasswordChangeDateTime"] != before["lastPasswordChangeDateTime"]

@@ -56,7 +56,7 @@ def test_rule_records_carry_no_annotation_keys():
 
 def test_method_and_user_records_carry_no_annotation_keys():
     record = auth_methods.method_record({'@odata.type': '#microsoft.graph.phoneAuthenticationMethod', '@odata.context': 'x', 'id': 'p1',
-                                'phoneNumber': '+1 2065550100', 'phoneNumber@odata.type': '#String'})
+                                         'phoneNumber': '+1 2065550100', 'phoneNumber@odata.type': '#String'})
     assert record['odata_type'] == '#microsoft.graph.phoneAuthenticationMethod' and record['detail'] == '+1 2065550100'
     assert not any('@' in k for k in record)
     user = {'@odata.context': 'https://graph.microsoft.com/v1.0/$metadata#users(id,mail)/$entity', '@odata.type': '#microsoft.graph.user',
@@ -103,7 +103,7 @@ def test_default_phone_note_for_check_mode():
             record['remove'] = record['id'] in removing
         return records
     assert auth_methods.default_phone_note(methods('p')) == ('phones go last: if phone +1 2065550100 is the default MFA method, Graph refuses '
-                                                    'to delete it while 1 other method(s) remain')
+                                                             'to delete it while 1 other method(s) remain')
     assert auth_methods.default_phone_note(methods('p', 'a')) == ''
     assert auth_methods.default_phone_note(methods('a')) == ''
     assert auth_methods.default_phone_note(methods()) == ''

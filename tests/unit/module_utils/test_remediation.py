@@ -61,8 +61,8 @@ def test_parse_reason_lenient():
 
 def test_restricted_entry_shape():
     entry = restricted_users.restricted_entry({'SenderAddress': 'Rob@Contoso.com', 'Reason': 'OutboundSpamPercent=90',
-                                  'CreatedDatetime': '2026-11-20T08:00:00.0000000Z', 'ChangedDatetime': None,
-                                  'TemporaryBlock': 'False'})
+                                               'CreatedDatetime': '2026-11-20T08:00:00.0000000Z', 'ChangedDatetime': None,
+                                               'TemporaryBlock': 'False'})
     assert entry == {'address': 'rob@contoso.com', 'created': '2026-11-20T08:00:00Z', 'changed': None,
                      'temporary_block': False, 'reason': 'OutboundSpamPercent=90',
                      'reason_details': {'OutboundSpamPercent': '90'}, 'message_trace_id': None}

@@ -28,6 +28,8 @@ from __future__ import annotations
 import typing as t
 from dataclasses import dataclass
 
+from ansible.module_utils.parsing.convert_bool import boolean
+
 from ansible_collections.m365ops.remediation.plugins.module_utils.resources.restricted_users import LOOKUP
 
 # Directory role template ids (Microsoft Entra built-in roles) and their names.
@@ -208,12 +210,6 @@ def directory_roles(role_ids: frozenset[str] | None) -> list[dict[str, t.Any]] |
     return sorted(roles, key=lambda role: (role['name'] is None, role['name'] or '', role['id']))
 
 
-def _truthy(value: t.Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in ('1', 'true', 'yes', 'on', 'y', 't')
-    return bool(value)
-
-
 def step_enabled(step: Step, settings: dict[str, t.Any] | None = None) -> bool:
     """Whether the role takes ``step`` with the role variables in ``settings`` (those not given keep the role's defaults)."""
     settings = settings or {}
@@ -225,7 +221,7 @@ def step_enabled(step: Step, settings: dict[str, t.Any] | None = None) -> bool:
         return str(value).strip().lower() != 'keep'
     if step.switch == 'unblock_email_disable_protocols':
         return bool(value)
-    return _truthy(value)
+    return boolean(value, strict=False)
 
 
 def _held(need: Need, access: Access) -> bool | None:

@@ -9,6 +9,8 @@ cd "$root"
 scripts/setup.sh
 export PATH="$root/.venv/bin:$PATH"
 export ANSIBLE_COLLECTIONS_PATH="$root/.tmp/collections"
+# Not ~/.ansible: an installed copy of the collection there would hide this checkout from ansible-lint.
+export ANSIBLE_HOME="$root/.tmp/ansible-home"
 stages=("$@")
 [ ${#stages[@]} -gt 0 ] || stages=(sanity lint units integration)
 workers=${TEST_WORKERS:-2}

@@ -1,7 +1,8 @@
 # Copyright: m365ops.remediation contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Filters the unblock_email role decides with; the logic lives in module_utils/unblock.py.
+"""Filters the unblock_email role decides with; the logic lives in plugin_utils/unblock.py, the steps in
+plugin_utils/steps.py (the step registry) and the summary's words in plugin_utils/unblock_words.
 
 Every filter that takes a plan or a tenant's report takes it as data or as its JSON text, and
 ``unblock_plan``, ``unblock_apply``, ``unblock_fold`` and ``unblock_tenant_report`` give JSON text back
@@ -15,7 +16,8 @@ from __future__ import annotations
 import functools
 import json
 
-from ansible_collections.m365ops.remediation.plugins.module_utils import remediation, report_text, unblock
+from ansible_collections.m365ops.remediation.plugins.module_utils import remediation
+from ansible_collections.m365ops.remediation.plugins.plugin_utils import steps, unblock
 
 
 def _data(value):
@@ -38,22 +40,38 @@ def _plan_filter(function, takes_plan=True):
     return wrapper
 
 
-def summary(reports, words, fmt='markdown', language='en'):
-    """The readable summary of the run (Markdown or HTML) from every tenant's report."""
+def _report_text():
+    """plugin_utils/report_text.py, imported when a summary is first made: each task runs in a worker process of its
+    own, which imports what this file imports, and most of those only plan and fold."""
+    from ansible_collections.m365ops.remediation.plugins.plugin_utils import report_text
+    return report_text
+
+
+def summary(reports, fmt='markdown', language='en', words=None):
+    """The readable summary of the run (Markdown or HTML) from every tenant's report, in ``language`` (or in the
+    ``words`` given)."""
     reports = [_data(r) for r in reports]
+    report_text = _report_text()
+    words = words or report_text.language_words(language)
     return report_text.render(reports, unblock.run_summary(reports), words, fmt, language, remediation.isoformat(remediation.utcnow()))
+
+
+def step_registry(settings=None):
+    """Every step of the role, in the order it runs, with whether the role variables in ``settings`` turn it on."""
+    return steps.as_data(settings)
 
 
 def summary_lines(reports):
     """The short end-of-run summary: a line of totals, one on when sending is expected back, then a line per
     failed tenant and per failed user (at most 20, then how many more)."""
     reports = [_data(r) for r in reports]
-    return report_text.summary_lines(unblock.run_summary(reports), reports)
+    return _report_text().summary_lines(unblock.run_summary(reports), reports)
 
 
-def failed_lines(report, limit=report_text.FAILED_LINES):
-    """A line per failed user of one tenant's report (at most ``limit``, then how many more)."""
-    return report_text.failed_lines(_data(report), limit)
+def failed_lines(report, limit=None):
+    """A line per failed user of one tenant's report (at most ``limit``, 20 by default, then how many more)."""
+    report_text = _report_text()
+    return report_text.failed_lines(_data(report), report_text.FAILED_LINES if limit is None else limit)
 
 
 def run_summary(reports):
@@ -67,6 +85,7 @@ class FilterModule:
     def filters(self):
         """Filter names to functions."""
         return {
+            'unblock_steps': step_registry,
             'unblock_plan': _plan_filter(unblock.plan, takes_plan=False),
             'unblock_pending': _plan_filter(unblock.pending),
             'unblock_apply': _plan_filter(unblock.apply),

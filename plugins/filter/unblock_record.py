@@ -2,11 +2,11 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
 """Filters of the unblock_email role for the record its runs keep: the run's folder, the index of runs, and
-what earlier runs unblocked. The logic lives in module_utils/run_record.py."""
+what earlier runs unblocked. The logic lives in plugin_utils/run_record.py."""
 
 from __future__ import annotations
 
-from ansible_collections.m365ops.remediation.plugins.module_utils import run_record
+from ansible_collections.m365ops.remediation.plugins.plugin_utils import run_record
 
 
 class FilterModule:

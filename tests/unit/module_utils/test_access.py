@@ -74,8 +74,7 @@ def test_steps_follow_the_role():
         # The default of the role's switch is the step's mode.
         if step.switch:
             assert acc.step_enabled(step, {step.switch: defaults[step.switch]}) is step.default, step.name
-    remediate = (ROOT / 'roles' / 'unblock_email' / 'tasks' / 'remediate.yml').read_text()
-    remediate += (ROOT / 'roles' / 'unblock_email' / 'tasks' / 'regain_control.yml').read_text()
+    remediate = ''.join(p.read_text() for p in sorted((ROOT / 'roles' / 'unblock_email' / 'tasks').rglob('*.yml')))
     for step in acc.STEPS:
         assert f'm365ops.remediation.{step.module}:' in remediate, step.module
     assert {s.name for s in acc.STEPS} >= {'password', 'sessions', 'sign_in', 'auth_methods', 'forwarding', 'inbox_rules',

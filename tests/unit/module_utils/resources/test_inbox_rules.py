@@ -1,15 +1,27 @@
-"""Inbox rules: classification and selection."""
+"""Inbox rules: classification and selection; reading and changing them against the emulator."""
 
 from __future__ import annotations
 
-import pytest
+from urllib.parse import quote
 
+import pytest
+from m365emu import seeds
+from m365emu.state import folder_id
+
+from ansible_collections.m365ops.remediation.plugins.module_utils import converge
+from ansible_collections.m365ops.remediation.plugins.module_utils.errors import M365Error
 from ansible_collections.m365ops.remediation.plugins.module_utils.resources import inbox_rules
+from ansible_collections.m365ops.remediation.plugins.module_utils.resources.inbox_rules import InboxRules
+from ansible_collections.m365ops.remediation.plugins.module_utils.resources.users import Target
 
 ROB = {'userPrincipalName': 'rob@contoso.com', 'mail': 'rob@contoso.com',
        'proxyAddresses': ['SMTP:rob@contoso.com', 'smtp:rob@contoso.onmicrosoft.com']}
+
+
 def _to(*addresses):
     return [{'emailAddress': {'name': a, 'address': a}} for a in addresses]
+
+
 def _rule(name='Rule', enabled=True, **actions):
     return {'id': 'id-' + name, 'displayName': name, 'sequence': 1, 'isEnabled': enabled, 'conditions': {}, 'actions': actions}
 
@@ -77,3 +89,86 @@ def test_rule_action():
 def test_action_key():
     assert inbox_rules.action_key('forwardAsAttachmentTo') == 'forward_as_attachment_to'
     assert inbox_rules.action_key('redirectTo') == 'redirect_to'
+
+
+# -- against the emulator's Graph v1.0, over real HTTPS -----------------------------------------------------
+
+TENANT = seeds.CONTOSO_TENANT_ID
+ROB_ID = seeds.USER_IDS['rob@contoso.com']
+NEWSLETTERS = folder_id(ROB_ID, seeds.ROB_NEWSLETTER_FOLDER)
+RSS = folder_id(ROB_ID, 'RSS Feeds')
+
+
+def batches(emulator, since=0):
+    return [[(item['method'], item['url']) for item in e['batch_items']]
+            for e in emulator.journal(since) if e['service'] == 'graph' and e['path'] == '/v1.0/$batch']
+
+
+def rules_of(emulator, upn):
+    user = next(u for u in emulator.state(TENANT)['users'] if u['userPrincipalName'] == upn)
+    return {r['id']: r for r in user['messageRules']}
+
+
+def test_read_rules_and_folder_names(emulator, graph, target):
+    found = InboxRules(graph).read([target('rob@contoso.com'), target('ann@contoso.com')])
+    rules, names = found['rob@contoso.com']
+    assert [r['displayName'] for r in rules] == [seeds.ROB_NEWSLETTER_RULE_NAME, seeds.ROB_FORWARD_RULE_NAME, seeds.ROB_HIDE_RULE_NAME]
+    assert names == {NEWSLETTERS: seeds.ROB_NEWSLETTER_FOLDER, RSS: 'RSS Feeds'}
+    assert found['ann@contoso.com'] == ([], {})
+    rules_batch, folders_batch = batches(emulator)
+    assert rules_batch == [('GET', '/users/%s/mailFolders/inbox/messageRules' % ROB_ID),
+                           ('GET', '/users/%s/mailFolders/inbox/messageRules' % seeds.USER_IDS['ann@contoso.com'])]
+    assert sorted(folders_batch) == sorted(('GET', '/users/%s/mailFolders/%s?$select=displayName' % (ROB_ID, quote(f, safe='')))
+                                           for f in (NEWSLETTERS, RSS))
+    records = inbox_rules.records(target('rob@contoso.com').user, found['rob@contoso.com'], inbox_rules.RARELY_USED_FOLDERS, True)
+    assert {r['name']: r['reasons'] for r in records} == {
+        seeds.ROB_NEWSLETTER_RULE_NAME: [], seeds.ROB_FORWARD_RULE_NAME: ['forwards', 'obscure_name'],
+        seeds.ROB_HIDE_RULE_NAME: ['moves_to_rarely_used_folder']}
+
+
+def test_read_without_folder_names(emulator, graph, target):
+    rules, names = InboxRules(graph, resolve_folders=False).read([target('rob@contoso.com')])['rob@contoso.com']
+    assert len(rules) == 3 and names == {}
+    assert len(batches(emulator)) == 1
+    # Without names, a move is not judged: only the forwarding rule is suspicious.
+    records = inbox_rules.records(target('rob@contoso.com').user, (rules, names), inbox_rules.RARELY_USED_FOLDERS, True)
+    assert [r['name'] for r in records if r['suspicious']] == [seeds.ROB_FORWARD_RULE_NAME]
+
+
+def test_read_keeps_an_error_per_user(emulator, graph, target):
+    ghost = Target('ghost@contoso.com', {'id': '1a0b2c3d-0099-4e5f-8a9b-0c1d2e3f4a99', 'userPrincipalName': 'ghost@contoso.com'})
+    found = InboxRules(graph).read([ghost, target('rob@contoso.com')])
+    assert isinstance(found['ghost@contoso.com'], M365Error) and found['ghost@contoso.com'].status == 404
+    assert len(found['rob@contoso.com'][0]) == 3
+
+
+def test_change_requests_through_batch_writes(emulator, graph, target):
+    rob = target('rob@contoso.com')
+    records = inbox_rules.records(rob.user, InboxRules(graph).read([rob])[rob.ref], inbox_rules.RARELY_USED_FOLDERS, True)
+    actions = {seeds.ROB_FORWARD_RULE_NAME: 'disable', seeds.ROB_HIDE_RULE_NAME: 'delete'}
+    chosen = [dict(r, action=actions[r['name']]) for r in records if r['name'] in actions]
+    pending = [converge.Pending(rob.ref, rob.user, converge.Plan({}, change=chosen))]
+    mark = emulator.mark()
+    outcomes = converge.batch_writes(graph, pending, lambda item: InboxRules.change_requests(item.user['id'], item.plan.change), 'rule changes')
+    assert outcomes == {'rob@contoso.com': {'changed': True}}
+    assert [r['done'] for r in chosen] == [True, True]
+    path = '/users/%s/mailFolders/inbox/messageRules/' % ROB_ID
+    # Rule ids are quoted ("=" of their base64).
+    assert batches(emulator, mark) == [[('PATCH', path + quote(seeds.ROB_FORWARD_RULE_ID, safe='')),
+                                        ('DELETE', path + quote(seeds.ROB_HIDE_RULE_ID, safe=''))]]
+    assert '%3D' in batches(emulator, mark)[0][0][1]
+    left = rules_of(emulator, 'rob@contoso.com')
+    assert left[seeds.ROB_FORWARD_RULE_ID]['isEnabled'] is False
+    assert seeds.ROB_HIDE_RULE_ID not in left and seeds.ROB_NEWSLETTER_RULE_ID in left
+
+
+def test_a_failed_change_marks_its_rule_and_its_user(emulator, graph, target):
+    rob = target('rob@contoso.com')
+    gone = {'id': 'AQAAAJ5dZzz=', 'name': 'gone', 'action': 'delete'}
+    disable = {'id': seeds.ROB_FORWARD_RULE_ID, 'name': seeds.ROB_FORWARD_RULE_NAME, 'action': 'disable'}
+    pending = [converge.Pending(rob.ref, rob.user, converge.Plan({}, change=[gone, disable]))]
+    outcome = converge.batch_writes(graph, pending, lambda item: InboxRules.change_requests(item.user['id'], item.plan.change),
+                                    'rule changes')['rob@contoso.com']
+    assert outcome['changed'] and outcome['failed'] and outcome['error']['status'] == 404
+    assert outcome['msg'].startswith('1 rule changes failed; first: ')
+    assert gone['done'] is False and gone['error']['status'] == 404 and disable['done'] is True

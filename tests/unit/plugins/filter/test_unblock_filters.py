@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from ansible_collections.m365ops.remediation.plugins.filter.unblock import FilterModule
-from ansible_collections.m365ops.remediation.plugins.module_utils import unblock
+from ansible_collections.m365ops.remediation.plugins.plugin_utils import unblock
 
 F = FilterModule().filters()
 RESTRICTED_AT = '2026-11-20T08:00:00Z'

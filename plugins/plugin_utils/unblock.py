@@ -1,12 +1,13 @@
 # Copyright: m365ops.remediation contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""The decisions of the unblock_email role, as plain functions over module results (no I/O).
+"""The decisions of the unblock_email role, as plain functions over module results (no I/O; controller only).
 
-A *plan* is a list of per-user items. Each item has ``steps`` in Microsoft's order: regain control
-(``password``, ``sessions``, and the opt-in ``sign_in`` and ``auth_methods``), clean the mailbox
-(``forwarding``, ``inbox_rules``, opt-in ``protocols``), then ``unblock``; only the steps turned on are
-there. Each step is ``{"status", "msg"}`` with status one of
+A *plan* is a list of per-user items. Each item has ``steps`` in the order of the step registry
+(``steps.py``), which is Microsoft's: regain control (``password``, ``sessions``, and the opt-in ``sign_in``
+and ``auth_methods``), clean the mailbox (``forwarding``, ``inbox_rules``, opt-in ``protocols``), then
+``unblock``; only the steps turned on are there (the password and sessions steps always are, "skipped: turned
+off" when off). Each step is ``{"status", "msg"}`` with status one of
 
 - ``todo``: to be done by the next step of the role;
 - ``done`` / ``would_do`` (check mode): done by this run;
@@ -26,16 +27,23 @@ import json
 import typing as t
 
 from ansible_collections.m365ops.remediation.plugins.module_utils import remediation as rem
+from ansible_collections.m365ops.remediation.plugins.plugin_utils import steps as registry
 
-STEPS = ('password', 'sessions', 'unblock')
+# The steps in every plan, in order (the unblock last).
+STEPS = registry.ALWAYS
 # Steps the role can add before the unblock, in Microsoft's order.
-CONTAINMENT = ('sign_in', 'auth_methods', 'forwarding', 'inbox_rules', 'protocols')
-REPORTED = ('user', 'user_principal_name', 'id', 'address', 'protected', 'restricted', 'restricted_at', 'reason_details',
-            'unblocked_at', 'sending_expected_by', 'sending_expected_at_latest')
-COUNTED = ('users', 'password_reset', 'sessions_revoked', 'unblocked', 'already_remediated', 'not_restricted', 'skipped', 'failed')
+CONTAINMENT = registry.CONTAINMENT
+UNBLOCK = registry.UNBLOCK
+# What a step's module result adds to the user (the unblock's times), kept in the report.
+KEPT = tuple(key for step in registry.STEPS for key in step.keeps)
+REPORTED = ('user', 'user_principal_name', 'id', 'address', 'protected', 'restricted', 'restricted_at', 'reason_details') + KEPT
+# The report's counts of users a step acted on (password_reset, sessions_revoked, unblocked), in the steps' order.
+STEP_COUNTS = tuple((step.counted, step.name) for step in registry.STEPS if step.counted)
+OUTCOME_COUNTS = ('already_remediated', 'not_restricted', 'skipped', 'failed')
+COUNTED = ('users',) + tuple(count for count, dummy in STEP_COUNTS) + OUTCOME_COUNTS
 FINAL = ('done', 'would_do', 'already_done', 'none_found', 'skipped', 'failed')
 # Containment steps whose "no change" means there was nothing to clear, rather than "already done".
-FINDING = ('auth_methods', 'forwarding', 'inbox_rules')
+FINDING = tuple(step.name for step in registry.STEPS if step.finding)
 # Statuses that leave nothing to do.
 NOTHING_TO_DO = ('already_done', 'none_found')
 NOT_RESTRICTED = 'not on the Restricted Users list: nothing to do'
@@ -47,10 +55,20 @@ def _step(status: str, msg: str) -> dict[str, str]:
 
 def step_names(containment: t.Iterable[str] = ()) -> list[str]:
     """The steps of a plan, in order, with the containment steps that are turned on."""
+    containment = list(containment)
     unknown = set(containment) - set(CONTAINMENT)
     if unknown:
         raise ValueError('unknown step(s): %s; known: %s' % (', '.join(sorted(unknown)), ', '.join(CONTAINMENT)))
-    return ['password', 'sessions'] + [name for name in CONTAINMENT if name in containment] + ['unblock']
+    return registry.planned(containment)
+
+
+def _turned_on(reset_password: bool, revoke_sessions: bool, containment: t.Iterable[str],
+               settings: t.Mapping[str, t.Any] | None) -> set[str]:
+    """The steps turned on: by the role variables in ``settings`` when given, else by the three arguments."""
+    if settings is not None:
+        return set(registry.turned_on(settings))
+    off = {name for name, enabled in (('password', reset_password), ('sessions', revoke_sessions)) if not enabled}
+    return set(step_names(containment)) - off
 
 
 def earlier_runs(earlier: t.Any) -> dict[str, str | None]:
@@ -95,8 +113,11 @@ def _remediated_earlier(candidates: t.Iterable[t.Any], earlier: dict[str, str | 
 
 def plan(users: list[dict[str, t.Any]], entries: list[dict[str, t.Any]], protected: t.Iterable[str] = (),
          reset_password: bool = True, revoke_sessions: bool = True, containment: t.Iterable[str] = (),
-         earlier: t.Any = None) -> list[dict[str, t.Any]]:
+         earlier: t.Any = None, settings: t.Mapping[str, t.Any] | None = None) -> list[dict[str, t.Any]]:
     """What to do for each user (``user_info`` results) given the Restricted Users list (``restricted_user_info`` entries).
+
+    The steps turned on are given by ``reset_password``, ``revoke_sessions`` and ``containment``, or, with
+    ``settings`` (the role's variables by name), by each step's switch as the step registry names it.
 
     A user is matched to the list by any of its SMTP addresses. The password and sessions steps are gated
     on the moment the account was restricted, so that a re-run does not reset again; the containment
@@ -106,7 +127,8 @@ def plan(users: list[dict[str, t.Any]], entries: list[dict[str, t.Any]], protect
     tenant to the time of that run (or lists them): a user off the list with one of them is already
     remediated, any other user off the list has nothing to do.
     """
-    names = step_names(containment)
+    on = _turned_on(reset_password, revoke_sessions, containment, settings)
+    names = registry.planned(on)
     before = earlier_runs(earlier)
 
     def _all_steps(status: str, msg: str) -> dict[str, dict[str, str]]:
@@ -153,13 +175,7 @@ def plan(users: list[dict[str, t.Any]], entries: list[dict[str, t.Any]], protect
             else:
                 item['steps'] = _all_steps('skipped', NOT_RESTRICTED)
         else:
-            item['steps'] = _all_steps('todo', '')
-            item['steps'].update(
-                password=_gate(reset_password, user.get('last_password_change'), item['restricted_at'],
-                               'password already changed at %s, after the block' % user.get('last_password_change')),
-                sessions=_gate(revoke_sessions, user.get('sign_in_sessions_valid_from'), item['restricted_at'],
-                               'sessions already revoked at %s, after the block' % user.get('sign_in_sessions_valid_from')),
-            )
+            item['steps'] = {name: _first(registry.get(name), name in on, user, item['restricted_at']) for name in names}
             if user.get('on_premises_sync_enabled') and item['steps']['password']['status'] == 'todo':
                 item['steps']['password'] = _step('failed', 'synchronised from on-premises Active Directory: reset the password '
                                                             'in Active Directory, then run again')
@@ -167,12 +183,13 @@ def plan(users: list[dict[str, t.Any]], entries: list[dict[str, t.Any]], protect
     return block_unsafe_unblocks(items)
 
 
-def _gate(enabled: bool, last: t.Any, restricted_at: t.Any, already: str) -> dict[str, str]:
+def _first(step: registry.Step, enabled: bool, user: dict[str, t.Any], restricted_at: t.Any) -> dict[str, str]:
+    """A step of a restricted user before anything ran: to do, turned off, or (a gated step) already done since the block."""
     if not enabled:
         return _step('skipped', 'turned off')
-    if rem.reset_needed(last, restricted_at):
+    if step.gate is None or rem.reset_needed(user.get(step.gate.since), restricted_at):
         return _step('todo', '')
-    return _step('already_done', already)
+    return _step('already_done', step.gate.already % user.get(step.gate.since))
 
 
 def block_unsafe_unblocks(items: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
@@ -182,29 +199,32 @@ def block_unsafe_unblocks(items: list[dict[str, t.Any]]) -> list[dict[str, t.Any
     """
     for item in items:
         steps = item['steps']
-        if steps['unblock']['status'] != 'todo':
+        if steps[UNBLOCK]['status'] != 'todo':
             continue
         for name, step in steps.items():
-            if name != 'unblock' and step['status'] == 'failed':
-                steps['unblock'] = _step('skipped', 'not unblocked because the %s step failed: %s' % (name.replace('_', ' '), step['msg']))
+            if name != UNBLOCK and step['status'] == 'failed':
+                steps[UNBLOCK] = _step('skipped', 'not unblocked because the %s step failed: %s' % (name.replace('_', ' '), step['msg']))
                 break
     return items
 
 
-def pending(items: list[dict[str, t.Any]], step: str, key: str = 'id') -> list[str]:
-    """The ``key`` of each item whose ``step`` is still to do, for the next module call."""
+def pending(items: list[dict[str, t.Any]], step: str, key: str | None = None) -> list[str]:
+    """The ``key`` of each item whose ``step`` is still to do, for the next module call; by default what the
+    step's module takes (the registry's ``target``: the object id, or the address for the unblock)."""
+    key = key or (registry.BY_NAME[step].target if step in registry.BY_NAME else registry.BY_ID)
     return [item[key] for item in items if item['steps'].get(step, {}).get('status') == 'todo']
 
 
 def apply(items: list[dict[str, t.Any]], step: str, result: dict[str, t.Any], check_mode: bool = False) -> list[dict[str, t.Any]]:
     """Fold a module's per-item ``results`` into the plan's ``step``; then withhold unsafe unblocks.
 
-    Password and session results are matched by user object id, unblock results by address.
+    Results are matched by user object id, or by address for a step given addresses (the unblock).
     """
-    key = 'address' if step == 'unblock' else 'id'
+    known = registry.get(step)
+    key = known.target
     by_key = {}
     for entry in (result or {}).get('results') or ():
-        name = entry.get('address') if step == 'unblock' else entry.get('id') or entry.get('user')
+        name = entry.get('address') if key == registry.BY_ADDRESS else entry.get('id') or entry.get('user')
         by_key[str(name).lower()] = entry
     out = []
     for item in items:
@@ -220,18 +240,17 @@ def apply(items: list[dict[str, t.Any]], step: str, result: dict[str, t.Any], ch
                 item['steps'][step] = _step('skipped', entry.get('msg') or 'skipped')
             elif entry.get('changed'):
                 item['steps'][step] = _step('would_do' if check_mode else 'done', entry.get('msg') or '')
-                if step == 'unblock':
-                    item.update({k: entry[k] for k in ('unblocked_at', 'sending_expected_by', 'sending_expected_at_latest') if k in entry})
+                item.update({k: entry[k] for k in known.keeps if k in entry})
             else:
-                item['steps'][step] = _step('none_found' if step in FINDING else 'already_done', entry.get('msg') or 'nothing to do')
+                item['steps'][step] = _step('none_found' if known.finding else 'already_done', entry.get('msg') or 'nothing to do')
         out.append(item)
     return block_unsafe_unblocks(out)
 
 
 def todo(items: list[dict[str, t.Any]]) -> dict[str, list[str]]:
-    """For every step, what its module is to be given: user object ids, addresses for ``unblock`` (empty
-    for a step that is not part of the plan)."""
-    return {name: pending(items, name, 'address' if name == 'unblock' else 'id') for name in step_names(CONTAINMENT)}
+    """For every step of the registry, in order, what its module is to be given: user object ids, addresses for
+    ``unblock`` (empty for a step that is not part of the plan or has nothing to do)."""
+    return {step.name: pending(items, step.name, step.target) for step in registry.STEPS}
 
 
 def fold(items: list[dict[str, t.Any]], results: dict[str, t.Any], check_mode: bool = False) -> list[dict[str, t.Any]]:
@@ -255,7 +274,7 @@ def outcome(item: dict[str, t.Any]) -> str:
     statuses = [step['status'] for step in item['steps'].values()]
     if item.get('protected'):
         return 'skipped'
-    if 'failed' in statuses or (item.get('restricted') and item['steps']['unblock']['status'] == 'skipped'):
+    if 'failed' in statuses or (item.get('restricted') and item['steps'][UNBLOCK]['status'] == 'skipped'):
         return 'failed'
     if 'would_do' in statuses:
         return 'would_remediate'
@@ -311,22 +330,15 @@ def tenant_report(items: list[dict[str, t.Any]], tenant: str, tenant_id: str | N
         user['steps'] = steps
         user['outcome'] = outcome(dict(item, steps=steps))
         users.append(user)
-    outcomes = {name: 0 for name in ('already_remediated', 'not_restricted', 'skipped', 'failed')}
+    outcomes = {name: 0 for name in OUTCOME_COUNTS}
     for user in users:
         if user['outcome'] in outcomes:
             outcomes[user['outcome']] += 1
     acted = ('done', 'would_do')
-    counts = {
-        'users': len(users),
-        'password_reset': sum(1 for u in users if u['steps']['password']['status'] in acted),
-        'sessions_revoked': sum(1 for u in users if u['steps']['sessions']['status'] in acted),
-        'unblocked': sum(1 for u in users if u['steps']['unblock']['status'] in acted),
-        'already_remediated': outcomes['already_remediated'],
-        'not_restricted': outcomes['not_restricted'],
-        'skipped': outcomes['skipped'],
-        'failed': outcomes['failed'],
-        'steps': {name: sum(1 for u in users if u['steps'][name]['status'] in acted) for name in names},
-    }
+    counts: dict[str, t.Any] = {'users': len(users)}
+    counts.update((count, sum(1 for u in users if u['steps'][name]['status'] in acted)) for count, name in STEP_COUNTS)
+    counts.update((name, outcomes[name]) for name in OUTCOME_COUNTS)
+    counts['steps'] = {name: sum(1 for u in users if u['steps'][name]['status'] in acted) for name in names}
     expected = [u['sending_expected_by'] for u in users if u.get('sending_expected_by')]
     latest = [u['sending_expected_at_latest'] for u in users if u.get('sending_expected_at_latest')]
     return {

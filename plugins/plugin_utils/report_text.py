@@ -1,33 +1,68 @@
 # Copyright: m365ops.remediation contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""The readable summary of an unblock_email run, in Markdown or HTML, from the tenants' reports.
+"""The readable summary of an unblock_email run, in Markdown or HTML, from the tenants' reports (controller only).
 
 Written in Python rather than as a Jinja template: a run over thousands of users renders in milliseconds.
-The words come from the role (``vars/main.yml``), one set per language.
+The words come in one file per language (``unblock_words/<language>.yml`` beside this file), and each step's
+own words from the step registry (``steps.py``); ``language_words`` puts them together.
 """
 
 from __future__ import annotations
 
+import copy
+import functools
 import html
 import typing as t
+from pathlib import Path
 
-TOTALS = (('tenants', 'tenants'), ('tenants_failed', 'tenants_failed'), ('users', 'users'), ('password', 'password_reset'),
-          ('sessions', 'sessions_revoked'), ('unblock', 'unblocked'), ('already_remediated', 'already_remediated'),
-          ('not_restricted', 'not_restricted'), ('skipped', 'skipped'), ('failed', 'failed'))
+import yaml
+
+from ansible_collections.m365ops.remediation.plugins.plugin_utils import steps as registry
+
+WORDS_DIR = Path(__file__).resolve().parent / 'unblock_words'
+
+# The totals' columns: the word, and the count of the run (tenants) or of its users; a step's count is headed
+# by the top-level word of the step's name ("Password reset").
+TOTALS = ((('tenants', 'tenants'), ('tenants_failed', 'tenants_failed'), ('users', 'users'))
+          + tuple((step.name, step.counted) for step in registry.STEPS if step.counted)
+          + (('already_remediated', 'already_remediated'), ('not_restricted', 'not_restricted'), ('skipped', 'skipped'),
+             ('failed', 'failed')))
 
 # Advice at the end of the summary, in this order, each shown only when it applies (see ``advice``).
 ADVICE = ('check_mode', 'passwords', 'delete_passwords', 'check_mailboxes', 'failed')
 
 # Steps whose message says what was found, worth showing when they did something (the rest speak for
 # themselves when done: "password reset").
-TELLING = ('sign_in', 'auth_methods', 'forwarding', 'inbox_rules', 'protocols')
+TELLING = tuple(step.name for step in registry.STEPS if step.telling)
+
+# Steps that clean the mailbox: a user remediated without one of them gets the advice to check the mailbox.
+MAILBOX_STEPS = tuple(step.name for step in registry.STEPS if step.cleans_mailbox)
 
 # The most failed users named in the end-of-run lines; the rest are counted.
 FAILED_LINES = 20
 
 # Said in the end-of-run lines in check mode, where nothing was unblocked.
 CHECK_SENDING = 'Nothing was unblocked (check mode); after a real run, sending usually resumes within an hour, at most 24 hours.'
+
+
+@functools.lru_cache(maxsize=None)
+def _language_file(language: str) -> dict[str, t.Any]:
+    path = WORDS_DIR / ('%s.yml' % language)
+    with open(path, encoding='utf-8') as handle:
+        return yaml.safe_load(handle)
+
+
+def language_words(language: str = 'en') -> dict[str, t.Any]:
+    """The summary's words in ``language``: its file's, with each step's words from the registry (``step_names``,
+    ``check.step_names`` and, for a step that looks for something to clear, ``none_found``)."""
+    if language not in registry.LANGUAGES:
+        raise ValueError('unknown language %r; known: %s' % (language, ', '.join(registry.LANGUAGES)))
+    out = copy.deepcopy(_language_file(language))
+    out['step_names'] = {step.name: step.words[language].name for step in registry.STEPS}
+    out['none_found'] = {step.name: step.words[language].none_found for step in registry.STEPS if step.finding}
+    out.setdefault('check', {})['step_names'] = {step.name: step.words[language].check for step in registry.STEPS}
+    return out
 
 
 def mode_words(words: dict[str, t.Any], check_mode: bool) -> dict[str, t.Any]:
@@ -92,7 +127,8 @@ def advice(reports: list[dict[str, t.Any]], run: dict[str, t.Any]) -> list[str]:
     """The keys of the advice that applies to this run, in the order of ``ADVICE``.
 
     ``passwords`` and ``delete_passwords``: a password was reset (not in check mode); ``check_mailboxes``:
-    a user was (or would be) remediated without the forwarding or inbox rules step; ``failed``: a user or a
+    a user was (or would be) remediated without a step that cleans the mailbox (the forwarding or inbox rules
+    step); ``failed``: a user or a
     tenant failed; ``check_mode``: this was a check.
     """
     keys = set()
@@ -105,7 +141,7 @@ def advice(reports: list[dict[str, t.Any]], run: dict[str, t.Any]) -> list[str]:
             steps = user['steps']
             if not report.get('check_mode') and steps.get('password', {}).get('status') == 'done':
                 keys.update(('passwords', 'delete_passwords'))
-            if user['outcome'] in ('remediated', 'would_remediate') and ('forwarding' not in steps or 'inbox_rules' not in steps):
+            if user['outcome'] in ('remediated', 'would_remediate') and any(name not in steps for name in MAILBOX_STEPS):
                 keys.add('check_mailboxes')
             if {'passwords', 'check_mailboxes'} <= keys:
                 break

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import yaml
-
-from ansible_collections.m365ops.remediation.plugins.module_utils import report_text, unblock
+from ansible_collections.m365ops.remediation.plugins.plugin_utils import report_text, steps, unblock
 
 from test_unblock import entry, user
 
-ROLE_VARS = Path(__file__).resolve().parents[3] / 'roles' / 'unblock_email' / 'vars' / 'main.yml'
-WORDS = yaml.safe_load(ROLE_VARS.read_text(encoding='utf-8'))['__unblock_email_text']
+WORDS = {language: report_text.language_words(language) for language in steps.LANGUAGES}
 
 
 def reports():

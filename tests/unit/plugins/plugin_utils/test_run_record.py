@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 import json
 
-from ansible_collections.m365ops.remediation.plugins.module_utils import run_record
+from ansible_collections.m365ops.remediation.plugins.plugin_utils import run_record
 
 TENANT = '6f1a9c3e-2b4d-4e8f-9a10-3c5d7e9f1b2a'
 OTHER = '0c4b8e2a-7d1f-4a3c-b5e9-8f2d6a1c3e70'

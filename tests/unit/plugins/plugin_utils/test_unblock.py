@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.m365ops.remediation.plugins.module_utils import unblock
+from ansible_collections.m365ops.remediation.plugins.plugin_utils import unblock
 
 RESTRICTED_AT = '2026-11-20T08:00:00Z'
 

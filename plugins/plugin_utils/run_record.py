@@ -1,7 +1,7 @@
 # Copyright: m365ops.remediation contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""The durable record of unblock_email runs (no I/O here; the role writes with report_file).
+"""The durable record of unblock_email runs (no I/O here, controller only; the role writes with report_file).
 
 Every run writes into a folder of its own under the report folder, named by the UTC time it started and a
 short random id, ``20261202T161500Z-3f9a1c``, with ``-check`` appended for a check-mode run, so that no run

@@ -74,6 +74,11 @@ def failed_lines(report, limit=None):
     return report_text.failed_lines(_data(report), report_text.FAILED_LINES if limit is None else limit)
 
 
+def job_stats(report, report_file=None):
+    """One tenant's outcome for the job's artifacts: counts, failed users with why, where each credential went."""
+    return _report_text().job_stats(_data(report), report_file)
+
+
 def run_summary(reports):
     """Totals over every tenant's report."""
     return unblock.run_summary([_data(r) for r in reports])
@@ -96,4 +101,5 @@ class FilterModule:
             'unblock_summary': summary,
             'unblock_summary_lines': summary_lines,
             'unblock_failed_lines': failed_lines,
+            'unblock_job_stats': job_stats,
         }

@@ -130,6 +130,8 @@ STEPS: tuple[Step, ...] = (
     Step('password', 'Reset passwords', True, 'user_password', (PASSWORD, PASSWORD_ROLES), switch='unblock_email_reset_password'),
     Step('password_admins', 'Reset passwords of users who hold admin roles', True, 'user_password', (PASSWORD, PRIVILEGED_ROLES),
          switch='unblock_email_reset_password', only_for=ADMINS),
+    Step('access_pass', 'Issue Temporary Access Passes (after the reset)', False, 'user_password',
+         (Need(GRAPH, ('UserAuthenticationMethod.ReadWrite.All',)),), switch='unblock_email_temporary_access_pass'),
     Step('sessions', 'Revoke sign-in sessions', True, 'user_sessions',
          (Need(GRAPH, ('User.RevokeSessions.All', 'User.ReadWrite.All', 'Directory.ReadWrite.All')),),
          switch='unblock_email_revoke_sessions'),

@@ -29,6 +29,7 @@ from ansible_collections.m365ops.remediation.plugins.module_utils import transpo
 from ansible_collections.m365ops.remediation.plugins.module_utils import auth as auth_mod
 from ansible_collections.m365ops.remediation.plugins.module_utils.graph import GraphClient
 from ansible_collections.m365ops.remediation.plugins.module_utils.exchange import ExchangeClient
+from ansible_collections.m365ops.remediation.plugins.module_utils.key_vault import KeyVaultClient
 
 # Requests in flight to Exchange when the caller names no max_concurrency.
 DEFAULT_EXCHANGE_CONCURRENCY = 8
@@ -88,6 +89,42 @@ CONNECTION_OPTIONS: tuple[ConnectionOption, ...] = (
 )
 
 OPTIONS_BY_NAME: dict[str, ConnectionOption] = {option.name: option for option in CONNECTION_OPTIONS}
+
+# The vault's own credential (documented in doc_fragments/key_vault.py): each option, when given, takes the place of
+# the connection option of the same name without the prefix. Left out, the tenant's app signs in to the vault.
+VAULT_PREFIX = 'key_vault_'
+VAULT_CREDENTIAL_OPTIONS: dict[str, dict[str, t.Any]] = {
+    'key_vault_tenant_id': {'type': 'str'},
+    'key_vault_client_id': {'type': 'str'},
+    'key_vault_client_secret': {'type': 'str', 'no_log': True},
+    'key_vault_client_certificate_path': {'type': 'path'},
+    'key_vault_client_certificate_password': {'type': 'str', 'no_log': True},
+}
+# The options of the app's own credential, left out when the vault has an app of its own.
+_APP_SECRETS = ('client_secret', 'client_certificate_path', 'client_certificate_password', 'access_token')
+
+
+def key_vault_argument_spec() -> dict[str, dict[str, t.Any]]:
+    """The options of a module that hands credentials over to a vault (documented in doc_fragments/key_vault.py)."""
+    spec: dict[str, dict[str, t.Any]] = {'key_vault_url': {'type': 'str', 'no_log': False},
+                                         'key_vault_secret_lifetime': {'type': 'int', 'default': 7, 'no_log': False}}
+    spec.update((name, dict(entry, no_log=entry.get('no_log', False))) for name, entry in VAULT_CREDENTIAL_OPTIONS.items())
+    return spec
+
+
+def vault_options(options: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+    """The connection options the vault's credential is made of: the app's, with the ``key_vault_*`` ones given in place
+    of theirs. A vault app of its own (``key_vault_client_id``) brings its own secret or certificate, or signs in with the
+    pipeline's federated token like the app. An ``access_token`` is for one service and never reaches the vault."""
+    found = dict(options)
+    if options.get('key_vault_client_id'):
+        for name in _APP_SECRETS:
+            found.pop(name, None)
+    found.pop('access_token', None)
+    for name in VAULT_CREDENTIAL_OPTIONS:
+        if _given(options.get(name)):
+            found[name[len(VAULT_PREFIX):]] = options[name]
+    return found
 
 _CONVERTERS: dict[str, t.Callable[[t.Any], t.Any]] = {
     'str': check_type_str,
@@ -173,6 +210,7 @@ class Connection:
         self._credential: t.Any = None
         self._graph: GraphClient | None = None
         self._exchange: ExchangeClient | None = None
+        self._vaults: dict[str, KeyVaultClient] = {}
 
     def option(self, name: str) -> t.Any:
         """An option's value; its default when the options leave it out or unset."""
@@ -223,6 +261,15 @@ class Connection:
             self._exchange = ExchangeClient(self.transport, self.credential, self.options.get('tenant_id'),
                                             self.option('exchange_endpoint'))
         return self._exchange
+
+    def key_vault(self, url: str) -> KeyVaultClient:
+        """The client of the vault at ``url``, signed in with :func:`vault_options` (over the same transport)."""
+        if url not in self._vaults:
+            options = vault_options(self.options)
+            credential = auth_mod.credential_from_options(options, self.transport)
+            credential.validate()
+            self._vaults[url] = KeyVaultClient(self.transport, credential, url, options.get('tenant_id'))
+        return self._vaults[url]
 
     def tenant_guid(self, service: str = 'graph') -> str | None:
         """The GUID of the tenant acted on (the ``tid`` of the token for ``service``, graph or exchange, so

@@ -12,9 +12,12 @@ description:
   - Resets the password of each given user through Microsoft Graph, all users in one run (JSON batching).
   - The new password is given by the caller or generated from the operating system's secure random source,
     with all four character classes, so that it passes Entra ID's complexity rules.
-  - A generated password never appears in task output, diffs, errors or logs. It reaches the admin through
-    O(password_file) (a file only the admin can read) or, when asked, through RV(passwords) in a task that
-    sets C(no_log). Never send it by e-mail.
+  - A generated password never appears in task output, diffs, errors or logs. It is handed over through one
+    target, written before the reset so that no password is set that nobody can read back - an Azure Key Vault
+    secret per user (O(key_vault_url)), a file only the admin can read (O(password_file)), or RV(passwords) in a
+    task that sets C(no_log) (O(return_passwords)). Never send it by e-mail.
+  - With O(temporary_access_pass), each user also gets a Temporary Access Pass, handed over instead of the password:
+    the user signs in with it and sets a password of their own, and the generated password is handed to nobody.
   - With O(only_if_changed_before), a user whose password already changed at or after that time is left
     alone, so that running the task again does not reset again.
 author:
@@ -56,20 +59,49 @@ options:
     type: path
   return_passwords:
     description:
-      - Return the new passwords in RV(passwords). The task must set C(no_log) to V(true), else it fails
-        before any change.
+      - Return the new passwords in RV(passwords) (and the passes in RV(temporary_access_passes)). The task must set
+        C(no_log) to V(true), else it fails before any change.
+      - Without O(password_file) or O(key_vault_url), the task's result is the only place the credentials go.
     type: bool
     default: false
+  run_id:
+    description:
+      - The id of the run, put in the C(run) tag of the Key Vault secrets. The
+        P(m365ops.remediation.unblock_email#role) role passes its run's id.
+    type: str
+  temporary_access_pass:
+    description:
+      - After the reset, issue each user a Temporary Access Pass (Microsoft Graph
+        C(POST /users/{id}/authentication/temporaryAccessPassMethods)) and hand it over instead of the password.
+      - The tenant's Temporary Access Pass policy must be on and include the users. A user holds one pass at most:
+        the new pass replaces an older one.
+      - With O(only_if_changed_before), a user whose password was already reset gets a pass only when none was made
+        since that time. Should Entra ID refuse a user's pass (the policy off, say) after this run reset the password,
+        the new password is handed over instead, so that it can be read back; the result says so and why.
+      - Needs a target (O(key_vault_url), O(password_file) or O(return_passwords)).
+    type: bool
+    default: false
+  temporary_access_pass_lifetime:
+    description:
+      - Minutes the pass is valid, within the tenant's policy (Graph allows 10 to 43200). Left out, the policy's default.
+    type: int
+  temporary_access_pass_usable_once:
+    description:
+      - Whether the pass signs in once only.
+    type: bool
+    default: true
 extends_documentation_fragment:
   - m365ops.remediation.users
   - m365ops.remediation.users.write
+  - m365ops.remediation.key_vault
   - m365ops.remediation.auth
   - m365ops.remediation.auth.attributes
   - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full
-    details: In check mode the users are looked up and the result says who would be reset.
+    details: In check mode the users are looked up and the result says who would be reset. Nothing is written, to the
+      vault neither; a vault is read once (a secret's name) to tell whether it answers.
   diff_mode:
     support: full
     details: Shows the time of the last password change before and after. Never the password.
@@ -82,6 +114,8 @@ notes:
     requires the role as well as the permission for app-only password resets. Resetting the password of a user
     who holds an admin role needs Privileged Authentication Administrator. C(User.ReadWrite.All) does not cover
     C(passwordProfile)."
+  - "With O(temporary_access_pass): the Graph application permission C(UserAuthenticationMethod.ReadWrite.All)."
+  - "With O(key_vault_url): the Azure role C(Key Vault Secrets Officer) on the vault, for the app that signs in to it."
   - Users synchronised from on-premises Active Directory cannot be reset here; reset them in Active Directory.
 seealso:
   - module: m365ops.remediation.user_sessions
@@ -97,6 +131,14 @@ EXAMPLES = r"""
     only_if_changed_before: "2026-11-20T08:00:00Z"
     protected:
       - breakglass@contoso.com
+- name: Reset rob's password and hand him a Temporary Access Pass through the service provider's own vault
+  m365ops.remediation.user_password:
+    users:
+      - rob@contoso.com
+    temporary_access_pass: true
+    key_vault_url: https://msp-handover.vault.azure.net
+    key_vault_tenant_id: msp.onmicrosoft.com
+    only_if_changed_before: "2026-11-20T08:00:00Z"
 
 - name: Reset and hand the passwords to the next task without logging them
   m365ops.remediation.user_password:
@@ -145,9 +187,25 @@ results:
       description: The service error (service, status, code, message, request id).
       type: dict
       returned: when the user failed with a service error
+    credential:
+      description:
+        - Where the user's new credential went, never the credential itself.
+        - C(target) is V(key_vault), V(file) or V(result); C(kind) V(password) or V(temporary_access_pass); C(status)
+          V(set), or V(unknown) when the reset may or may not have been applied; for a vault C(vault), C(secret) and
+          C(version), for a file C(path).
+      type: dict
+      returned: when a credential was handed over
+    temporary_access_pass:
+      description: The pass's times and use (C(created), C(start), C(lifetime_minutes), C(usable_once)), never the pass.
+      type: dict
+      returned: when a Temporary Access Pass was issued
 passwords:
   description: The new passwords by user principal name.
   returned: when O(return_passwords=true) and not in check mode
+  type: dict
+temporary_access_passes:
+  description: The new Temporary Access Passes by user principal name.
+  returned: when O(return_passwords=true) and O(temporary_access_pass=true), not in check mode
   type: dict
 password_file:
   description: The file the passwords were written to.
@@ -155,21 +213,73 @@ password_file:
   type: str
 """
 
-import os
+import re
+import typing as t
 
 from ansible_collections.m365ops.remediation.plugins.module_utils.base import M365Module
 from ansible_collections.m365ops.remediation.plugins.module_utils.errors import M365Error
+from ansible_collections.m365ops.remediation.plugins.module_utils import connection as connection_mod
 from ansible_collections.m365ops.remediation.plugins.module_utils import converge
+from ansible_collections.m365ops.remediation.plugins.module_utils import handover
 from ansible_collections.m365ops.remediation.plugins.module_utils import remediation as rem
-from ansible_collections.m365ops.remediation.plugins.module_utils import secure_file
+from ansible_collections.m365ops.remediation.plugins.module_utils.resources import access_passes
 from ansible_collections.m365ops.remediation.plugins.module_utils.resources import users as users_resource
+from ansible_collections.m365ops.remediation.plugins.module_utils.resources import vault_secrets
+from ansible_collections.m365ops.remediation.plugins.module_utils.resources.access_passes import AccessPasses
 from ansible_collections.m365ops.remediation.plugins.module_utils.resources.users import Users
+
+# Graph's bounds of a Temporary Access Pass's lifetime, in minutes (the tenant's policy may narrow them).
+PASS_LIFETIME = (10, 43200)
+RESET = 'reset'
+PASS_ONLY = 'pass'
+
+
+def _problems(m: M365Module) -> str | None:
+    """What is wrong with the options, in one sentence, before any request."""
+    p = m.params
+    if p['password'] is not None and not users_resource.password_complies(p['password']):
+        return ('the given password does not meet Entra ID complexity rules: 8 to 256 characters, '
+                'with three of upper case, lower case, digits and symbols')
+    if not 16 <= p['password_length'] <= users_resource.PASSWORD_MAX_LENGTH:
+        return 'password_length must be between 16 and %d' % users_resource.PASSWORD_MAX_LENGTH
+    problem = converge.time_problems(p, 'only_if_changed_before')
+    if problem:
+        return problem
+    if p['return_passwords'] and not m.module.no_log:
+        return 'return_passwords needs no_log: true on the task, so that the passwords are never logged'
+    url = p['key_vault_url']
+    if url is not None and not re.match(r'^https://[^/?#\s]+(/[^?#\s]*)?$', url):
+        return 'key_vault_url must be the https URL of a vault, such as https://contoso-handover.vault.azure.net'
+    if url and not 1 <= p['key_vault_secret_lifetime'] <= 3650:
+        return 'key_vault_secret_lifetime must be between 1 and 3650 days'
+    if p['temporary_access_pass']:
+        if not (p['password_file'] or url or p['return_passwords']):
+            return ('temporary_access_pass needs somewhere to hand the pass over to: key_vault_url, password_file or '
+                    'return_passwords')
+        lifetime = p['temporary_access_pass_lifetime']
+        if lifetime is not None and not PASS_LIFETIME[0] <= lifetime <= PASS_LIFETIME[1]:
+            return 'temporary_access_pass_lifetime must be between %d and %d minutes' % PASS_LIFETIME
+    return None
+
+
+def _target(m: M365Module) -> t.Any:
+    """The hand-over target the options name (one at most), or None."""
+    p = m.params
+    if p['password_file']:
+        return handover.FileTarget(p['password_file'], m.tenant_guid)
+    if p['key_vault_url']:
+        secrets = vault_secrets.VaultSecrets(m.connection.key_vault(p['key_vault_url'].rstrip('/')), p['key_vault_secret_lifetime'])
+        return handover.KeyVaultTarget(secrets, m.tenant_guid, p['run_id'])
+    if p['return_passwords']:
+        return handover.HeldTarget()
+    return None
 
 
 def main() -> None:
-    """Reset passwords."""
+    """Reset passwords, and hand the new credentials over."""
     m = M365Module(dict(
         **converge.user_options(),
+        **connection_mod.key_vault_argument_spec(),
         password=dict(type='str', no_log=True),
         password_length=dict(type='int', default=20, no_log=False),
         force_change_password_next_sign_in=dict(type='bool', default=True, no_log=False),
@@ -177,115 +287,172 @@ def main() -> None:
         only_if_changed_before=dict(type='str'),
         password_file=dict(type='path', no_log=False),
         return_passwords=dict(type='bool', default=False, no_log=False),
-    ))
+        run_id=dict(type='str'),
+        temporary_access_pass=dict(type='bool', default=False, no_log=False),
+        temporary_access_pass_lifetime=dict(type='int', no_log=False),
+        temporary_access_pass_usable_once=dict(type='bool', default=True, no_log=False),
+    ), mutually_exclusive=[('password_file', 'key_vault_url')])
     p = m.params
-    if p['password'] is not None and not users_resource.password_complies(p['password']):
-        m.module.fail_json(msg='the given password does not meet Entra ID complexity rules: 8 to 256 characters, '
-                               'with three of upper case, lower case, digits and symbols')
-    if not 16 <= p['password_length'] <= users_resource.PASSWORD_MAX_LENGTH:
-        m.module.fail_json(msg='password_length must be between 16 and %d' % users_resource.PASSWORD_MAX_LENGTH)
-    problem = converge.time_problems(p, 'only_if_changed_before')
+    problem = _problems(m)
     if problem:
         m.module.fail_json(msg=problem)
     gate = p['only_if_changed_before']
-    if p['return_passwords'] and not m.module.no_log:
-        m.module.fail_json(msg='return_passwords needs no_log: true on the task, so that the passwords are never logged')
-    if p['password_file']:
-        folder = os.path.dirname(os.path.abspath(p['password_file']))
-        try:
-            # Checked before any request; in check mode a missing folder is fine (it would be made).
-            if not m.check_mode:
-                secure_file.make_private_folder(folder)
-            if os.path.isdir(folder):
-                secure_file.check_target(p['password_file'])
-        except (M365Error, OSError) as error:
-            m.module.fail_json(msg='password_file: %s' % error)
-    passwords = {}
+    tap = p['temporary_access_pass']
+    try:
+        target = _target(m)
+        if target is not None:
+            target.check(m.check_mode)
+    except M365Error as error:
+        m.module.fail_json(msg=error.message)
+    passwords: dict[str, str] = {}
+    entries: dict[str, handover.Entry] = {}
 
-    def plan(base, user, last_change):
+    def plan(base, user, state):
+        last_change, passes = state
         result = dict(base, last_password_change=last_change)
         if user.get('onPremisesSyncEnabled'):
             return converge.Plan(dict(result, failed=True),
                                  done='synchronised from on-premises Active Directory: reset the password in Active Directory '
                                       '(or with password writeback), then run again')
-        if not rem.reset_needed(last_change, gate):
-            return converge.Plan(result, done='password already changed at %s, after %s; not reset again' % (last_change, gate))
-        return converge.Plan(result, change=True, done='password reset', would='password would be reset',
-                             before=dict(last_password_change=last_change), after=dict(last_password_change='reset now'))
+        if rem.reset_needed(last_change, gate):
+            return converge.Plan(result, change=RESET, done='password reset' + (', Temporary Access Pass issued' if tap else ''),
+                                 would='password would be reset' + (', a Temporary Access Pass issued' if tap else ''),
+                                 before=dict(last_password_change=last_change), after=dict(last_password_change='reset now'))
+        done = 'password already changed at %s, after %s; not reset again' % (last_change, gate)
+        if not tap:
+            return converge.Plan(result, done=done)
+        if isinstance(passes, M365Error):
+            return converge.Plan(converge.failure(result, 'its Temporary Access Passes could not be read', passes))
+        issued = access_passes.issued_since(passes, gate)
+        if issued is not None:
+            return converge.Plan(result, done='%s; Temporary Access Pass issued at %s' % (done, issued.get('createdDateTime')))
+        # The password was reset (by an earlier run, which stopped before its pass) but no pass has been made since.
+        return converge.Plan(result, change=PASS_ONLY, done='Temporary Access Pass issued (the password was already reset at %s)'
+                             % last_change, would='a Temporary Access Pass would be issued (the password was already '
+                             'reset at %s)' % last_change)
 
     def read(targets):
-        return {target.ref: rem.isoformat(rem.parse_datetime(target.user.get('lastPasswordChangeDateTime'))) for target in targets}
+        changes = {target.ref: rem.isoformat(rem.parse_datetime(target.user.get('lastPasswordChangeDateTime'))) for target in targets}
+        passes = AccessPasses(m.graph).read(targets) if tap else {}
+        return {ref: (change, passes.get(ref)) for ref, change in changes.items()}
+
+    def refused_ahead(error):
+        return dict(changed=False, failed=True, error=error.to_dict(),
+                    msg='password not reset: the new credential could not be handed over to %s first: %s' % (target.label, error))
 
     def write(pending):
+        outcomes = {}
         for item in pending:
-            passwords[item.ref] = p['password'] or users_resource.generate_password(p['password_length'], item.user['userPrincipalName'])
-            if not p['return_passwords']:
-                # Ansible then masks it wherever it could appear; with return_passwords the whole
-                # result is hidden by the task's no_log instead (checked above).
-                m.protect(passwords[item.ref])
-        statuses = dict.fromkeys(passwords, 'pending')
-        delivered = _deliver(m, pending, passwords, statuses)
+            upn = item.user['userPrincipalName']
+            if item.plan.change == RESET:
+                passwords[item.ref] = p['password'] or users_resource.generate_password(p['password_length'], upn)
+                if not p['return_passwords']:
+                    # Ansible then masks it wherever it could appear; with return_passwords the whole result is hidden
+                    # by the task's no_log instead (checked before any request).
+                    m.protect(passwords[item.ref])
+            entries[item.ref] = handover.Entry(item.ref, upn, handover.ACCESS_PASS if tap else handover.PASSWORD,
+                                               None if tap else passwords[item.ref])
+        refused = target.write(list(entries.values())) if target else {}
+        for ref, error in refused.items():
+            outcomes[ref] = refused_ahead(error)
+            entries.pop(ref)
+            passwords.pop(ref, None)
+        going = [item for item in pending if item.ref in entries]
+        resets = [item for item in going if item.plan.change == RESET]
         answers = Users(m.graph).send({item.ref: Users.password_request(
             item.user['id'], passwords[item.ref], p['force_change_password_next_sign_in'],
-            p['force_change_password_next_sign_in_with_mfa']) for item in pending})
+            p['force_change_password_next_sign_in_with_mfa']) for item in resets}) if resets else {}
         now = rem.isoformat(rem.utcnow())
 
         def reset(item):
-            statuses[item.ref] = 'set'
+            entries[item.ref].status = 'set'
             return dict(last_password_change=now)
 
-        def refused(item, error):
+        def failed(item, error):
             msg = users_resource.password_error_message(error)
+            entry = entries[item.ref]
             if rem.outcome_unknown(error):
-                # The reset may have been applied: its password is kept (marked unknown), never lost.
-                statuses[item.ref] = 'unknown'
-                msg += ('; the reset may or may not have been applied: its password is kept in the password file marked '
-                        '"unknown"; run again to finish (a reset that was applied is not done twice)')
+                # The reset may have been applied: its password is kept (marked unknown), never lost, a pass or not.
+                entry.kind, entry.value, entry.status = handover.PASSWORD, passwords[item.ref], 'unknown'
+                msg += ('; the reset may or may not have been applied: its password is kept%s marked "unknown"; run again to '
+                        'finish (a reset that was applied is not done twice)' % (' in ' + target.label if target else ''))
             else:
+                entry.status = 'withdrawn'
                 passwords.pop(item.ref)
             return dict(msg=msg)
 
-        outcomes = converge.batch_outcomes(pending, answers, reset, refused)
-        if delivered:
-            _deliver(m, pending, passwords, statuses)
+        outcomes.update(converge.batch_outcomes(resets, answers, reset, failed))
+        if tap:
+            issue = [item for item in going if not outcomes.get(item.ref, {}).get('failed')]
+            outcomes.update(_issue_passes(m, issue, entries, passwords, outcomes))
+        if target is not None and entries:
+            late = target.write(list(entries.values()))
+            for ref, error in late.items():
+                outcomes.setdefault(ref, {})
+                outcomes[ref]['msg'] = '%s; but its entry in %s could not be settled (it stays as written before the reset): %s' % (
+                    outcomes[ref].get('msg') or 'done', target.label, error)
+        for ref, entry in entries.items():
+            if entry.status != 'withdrawn' and target is not None:
+                outcomes.setdefault(ref, {})['credential'] = entry.record()
         return outcomes
 
     def work():
+        if m.check_mode and isinstance(target, handover.KeyVaultTarget):
+            try:
+                target.probe()
+            except M365Error as error:
+                m.module.fail_json(msg='%s; nothing was changed' % error, error=error.to_dict())
         summary = converge.converge(m, read, plan, write)
-        if passwords and p['password_file']:
+        if entries and p['password_file']:
             summary['password_file'] = p['password_file']
-        if passwords and p['return_passwords']:
+        if p['return_passwords'] and entries:
             upn = {r['user']: r.get('user_principal_name') for r in summary['results']}
-            summary['passwords'] = {upn[ref]: pw for ref, pw in passwords.items()}
+            held = [(ref, e) for ref, e in entries.items() if e.status in handover.SETTLED and e.value is not None]
+            summary['passwords'] = {upn[ref]: e.value for ref, e in held if e.kind == handover.PASSWORD}
+            if tap:
+                summary['temporary_access_passes'] = {upn[ref]: e.value for ref, e in held if e.kind == handover.ACCESS_PASS}
         return summary
 
     m.run(work)
 
 
-def _deliver(m: M365Module, pending: list, passwords: dict, statuses: dict) -> bool:
-    """Merge the passwords into the password file, if one was asked for. Pending entries are written
-    before the reset so that no password can be set that the admin cannot read; after it, the ones that
-    were set stay, and so do those whose reset may have been applied (status ``unknown``). The file holds
-    its tenant's id, and a file of another tenant is refused before any reset."""
-    path = m.params['password_file']
-    if not path:
-        return False
-    document = secure_file.read_json(path) or {}
-    tenant_id = m.tenant_guid()
-    if document.get('tenant_id') and tenant_id and str(document['tenant_id']).lower() != str(tenant_id).lower():
-        raise M365Error("password_file %s holds the passwords of tenant %s, not of this tenant (%s): give each tenant a password file "
-                        "of its own" % (path, document['tenant_id'], tenant_id), service='file', code='other_tenant')
-    document['tenant_id'] = tenant_id
-    users = document.setdefault('users', {})
-    stamp = rem.isoformat(rem.utcnow())
-    for item in pending:
-        upn = item.user['userPrincipalName']
+def _issue_passes(m: M365Module, items: list, entries: dict, passwords: dict, outcomes: dict) -> dict:
+    """Issue a Temporary Access Pass to each item's user (after the reset), and put it in the user's entry.
+
+    A user holds one pass at most: Graph replaces an older pass with the new one. A pass Entra refuses leaves the new password as the credential handed over, when this run set one (nobody is left
+    with a password nobody can read); for a user whose password an earlier run reset, the user fails.
+    """
+    p = m.params
+    found: dict[str, dict] = {}
+    if not items:
+        return found
+    answers = Users(m.graph).send({item.ref: AccessPasses.issue_request(
+        item.user['id'], p['temporary_access_pass_lifetime'], p['temporary_access_pass_usable_once']) for item in items})
+    for item in items:
+        answer, entry = answers[item.ref], entries[item.ref]
+        outcome = dict(outcomes.get(item.ref) or {})
+        if answer.ok and isinstance(answer.body, dict) and answer.body.get('temporaryAccessPass'):
+            body = answer.body
+            if not p['return_passwords']:
+                m.protect(body['temporaryAccessPass'])
+            entry.kind, entry.value, entry.status = handover.ACCESS_PASS, body['temporaryAccessPass'], 'set'
+            outcome['temporary_access_pass'] = dict(created=body.get('createdDateTime'), start=body.get('startDateTime'),
+                                                    lifetime_minutes=body.get('lifetimeInMinutes'),
+                                                    usable_once=body.get('isUsableOnce'))
+            found[item.ref] = outcome
+            continue
+        error = answer.error() or M365Error('Graph made no Temporary Access Pass', service='graph', code='no_pass')
+        why = 'the Temporary Access Pass was refused: %s' % access_passes.refusal(error)
         if item.ref in passwords:
-            users[upn] = dict(password=passwords[item.ref], status=statuses[item.ref], time=stamp)
-        elif users.get(upn, {}).get('status') == 'pending':
-            users.pop(upn)
-    secure_file.write_json(path, document)
-    return True
+            # This run set the password: it becomes the credential handed over, so that someone can read it back.
+            entry.kind, entry.value, entry.status = handover.PASSWORD, passwords[item.ref], 'set'
+            outcome['msg'] = 'password reset; %s; the new password was handed over instead' % why
+            outcome['error'] = error.to_dict()
+        else:
+            entry.status = 'withdrawn'
+            outcome.update(changed=False, failed=True, msg=why + '; run again once the cause is fixed', error=error.to_dict())
+        found[item.ref] = outcome
+    return found
 
 
 if __name__ == '__main__':

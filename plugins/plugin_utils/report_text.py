@@ -280,7 +280,28 @@ def summary_lines(run: dict[str, t.Any], reports: t.Iterable[dict[str, t.Any]] =
         second = 'No account was unblocked in this run.'
     reports = sorted(reports, key=lambda r: str(r.get('tenant')))
     tenants = ['FAILED tenant %s: %s' % (r.get('tenant'), r['error']) for r in reports if r.get('error')]
-    return [first + '.', second] + tenants + _failed_users(reports, int(limit))
+    return [first + '.', second] + handed_over_lines(reports) + tenants + _failed_users(reports, int(limit))
+
+
+def handed_over_lines(reports: t.Iterable[dict[str, t.Any]]) -> list[str]:
+    """Where this run's new credentials went, a line per place (never a credential): the admin's next step."""
+    places: dict[tuple[str, str], dict[str, int]] = {}
+    for report in reports:
+        for user in report.get('users') or ():
+            record = user.get('credential')
+            if not isinstance(record, dict) or record.get('status') not in ('set', 'unknown'):
+                continue
+            where = {'key_vault': 'Key Vault %s' % record.get('vault'), 'file': 'file %s' % record.get('path')}.get(
+                str(record.get('target')), "the task's result")
+            kinds = places.setdefault((where, str(record.get('target'))), {})
+            kinds[record.get('kind') or 'password'] = kinds.get(record.get('kind') or 'password', 0) + 1
+    lines = []
+    for (where, target), kinds in sorted(places.items()):
+        what = ' and '.join('%d %s' % (count, 'Temporary Access Pass(es)' if kind == 'temporary_access_pass' else 'password(s)')
+                            for kind, count in sorted(kinds.items()))
+        hint = ' (a secret per user, tagged with the user and the run)' if target == 'key_vault' else ''
+        lines.append('New credentials: %s in %s%s; hand them to the users by phone or in person, never by e-mail.' % (what, where, hint))
+    return lines
 
 
 def render(reports: list[dict[str, t.Any]], run: dict[str, t.Any], words: dict[str, t.Any], fmt: str = 'markdown',
@@ -289,3 +310,36 @@ def render(reports: list[dict[str, t.Any]], run: dict[str, t.Any], words: dict[s
     if fmt == 'html':
         return html_page(reports, run, words, generated_at, language)
     return markdown(reports, run, words, generated_at)
+
+
+# At most this many failed users and credentials are named per tenant in the job's artifacts (AWX keeps them
+# with the job and hands them to the next node of a workflow; they are not the report).
+STATS_LIMIT = 200
+
+
+def job_stats(report: dict[str, t.Any], report_file: str | None = None, limit: int = STATS_LIMIT) -> dict[str, t.Any]:
+    """One tenant's outcome for the job's artifacts (``set_stats``): its counts, each user that failed with why, and
+    where each user's new credential went (the target and the secret's name or the file, never the credential)."""
+    failed, credentials = [], {}
+    for user in report.get('users') or ():
+        name = _user_name(user)
+        if user.get('outcome') == 'failed' and len(failed) < limit:
+            failed.append({'user': name, 'reason': _reason(user, report)})
+        record = user.get('credential')
+        if isinstance(record, dict) and len(credentials) < limit:
+            credentials[name] = {key: record[key] for key in ('target', 'kind', 'status', 'vault', 'secret', 'version', 'path')
+                                 if record.get(key) is not None}
+    counts = report.get('counts') or {}
+    return {
+        'tenant_id': report.get('tenant_id'),
+        'check_mode': bool(report.get('check_mode')),
+        'error': report.get('error'),
+        'failed': bool(report.get('failed')),
+        'counts': {key: counts[key] for key in ('users', 'password_reset', 'sessions_revoked', 'unblocked', 'already_remediated',
+                                                'not_restricted', 'skipped', 'failed') if key in counts},
+        'failed_users': failed,
+        'failed_users_not_named': max(0, counts.get('failed', 0) - len(failed)),
+        'credentials': credentials,
+        'report': report_file,
+        'run': (report.get('run') or {}).get('id') if isinstance(report.get('run'), dict) else None,
+    }

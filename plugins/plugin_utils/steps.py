@@ -142,6 +142,7 @@ STEPS: tuple[Step, ...] = (
     # authentication methods.
     Step('password', 'user_password', 'resets their passwords', switch='unblock_email_reset_password', default=True, always=True,
          gate=Gate('last_password_change', 'password already changed at %s, after the block'), counted='password_reset',
+         keeps=('credential',),
          words={'en': Words('Password reset', 'Would reset password'),
                 'nl': Words('Wachtwoord opnieuw ingesteld', 'Wachtwoord zou opnieuw worden ingesteld'),
                 'nb': Words('Passord tilbakestilt', 'Ville tilbakestilt passord')}),

@@ -110,7 +110,9 @@ def test_awx_credential_type_structure():
     definition = credential_type()
     assert definition["kind"] == "cloud" and definition["name"]
     fields = {f["id"]: f for f in definition["inputs"]["fields"]}
-    assert set(definition["inputs"]["required"]) == {"tenant_id", "client_id"}
+    # One credential for the fleet: the tenant is left empty, each inventory host names its own.
+    assert set(definition["inputs"]["required"]) == {"client_id"}
+    assert "m365_tenant_id" in fields["tenant_id"]["help_text"]
     for field in fields.values():
         assert field["type"] == "string" and field["label"]
         assert bool(field.get("secret")) == (field["id"] in SECRET_FIELDS), field["id"]
@@ -165,7 +167,12 @@ def test_github_workflow_shape():
     assert upload["uses"].startswith("actions/upload-artifact@") and upload["if"] == "always()"
     uploaded = upload["with"]["path"].split()
     assert uploaded == ["reports/", "junit/"]
-    assert "runner.temp }}/passwords" in steps["Apply (manual run)"]["run"]
+    # New credentials go to Key Vault through the same federated identity, in check mode too: never a password on the runner.
+    for name in ("Check mode (pull request)", "Apply (manual run)"):
+        command = steps[name]["run"]
+        assert "-e unblock_email_password_delivery=key_vault" in command, name
+        assert "-e unblock_email_key_vault_url=${{ vars.M365_KEY_VAULT_URL }}" in command, name
+        assert "password_dir" not in command and "passwords" not in command, name
     # No stored secret: identity comes from the OIDC token.
     assert "secrets." not in (CI / "github-actions.yml").read_text()
 
@@ -177,6 +184,13 @@ def test_gitlab_pipeline_shape():
     assert pipeline[".unblock"]["artifacts"]["paths"] == ["reports/", "junit/"]
     assert "--check" in pipeline["check"]["script"][0] and "--check" not in pipeline["apply"]["script"][0]
     assert pipeline["apply"]["rules"][0]["when"] == "manual"
+    # New credentials go to Key Vault through the same federated identity, in check mode too: never a password on the runner.
+    assert pipeline["variables"]["UNBLOCK_EMAIL_KEY_VAULT_URL"].startswith("https://")
+    for job in ("check", "apply"):
+        command = pipeline[job]["script"][0]
+        assert "-e unblock_email_password_delivery=key_vault" in command, job
+        assert '-e unblock_email_key_vault_url="$UNBLOCK_EMAIL_KEY_VAULT_URL"' in command, job
+        assert "password_dir" not in command and "passwords" not in command, job
 
 
 def test_junit_report_of_a_failing_tenant(emulator, tmp_path):

@@ -125,3 +125,48 @@ def test_runner_job_goes_red_when_a_user_cannot_be_remediated(emulator, tmp_path
     for secret in passwords + [seeds.CONTOSO_SECRET]:
         assert secret not in text
     assert not JWT_RE.search(text)
+
+
+def test_runner_fleet_under_one_credential_publishes_artifacts_without_secrets(emulator, tmp_path):
+    """Two tenant hosts that give only m365_tenant_id, one multi-tenant app in the environment (as one AWX credential
+    injects it): each tenant remediated once, and the job's artifacts (set_stats) name the user that failed."""
+    seed = json.loads(json.dumps(seeds.test_seed()))
+    contoso = next(t for t in seed["tenants"] if t["id"] == seeds.CONTOSO_TENANT_ID)
+    fabrikam = next(t for t in seed["tenants"] if t["id"] == seeds.FABRIKAM_TENANT_ID)
+    fabrikam["apps"].append(json.loads(json.dumps(next(a for a in contoso["apps"] if a["client_id"] == seeds.CONTOSO_CLIENT_ID))))
+    emulator.reset(seed)
+    fabrikam_user = "alice@fabrikam.com"
+    outside = tmp_path / "outside"
+    pdd = private_data_dir(tmp_path, emulator, {"AZURE_CLIENT_ID": seeds.CONTOSO_CLIENT_ID, "AZURE_CLIENT_SECRET": seeds.CONTOSO_SECRET}, {
+        "unblock_email_users": ["rob@contoso.com", "dana@contoso.com", fabrikam_user],
+        "unblock_email_password_dir": str(outside / "passwords"), "unblock_email_report_dir": str(outside / "reports"),
+    })
+    inventory = {"m365_tenants": {"hosts": {
+        "contoso": {"m365_tenant_id": seeds.CONTOSO_TENANT_ID, "unblock_email_protected": ["breakglass@contoso.com"]},
+        "fabrikam": {"m365_tenant_id": seeds.FABRIKAM_TENANT_ID},
+    }}}
+    (pdd / "inventory" / "hosts.yml").write_text(yaml.safe_dump(inventory))
+    mark = emulator.mark()
+    done = run_runner(pdd)
+    assert (pdd / "artifacts" / "job1" / "rc").read_text().strip() == "2", done.stdout[-4000:]
+    resets = [w for w in emulator.writes(mark) if w["service"] == "graph" and "passwordProfile" in (w.get("fields") or [])]
+    by_tenant = {}
+    for write in resets:
+        by_tenant[write["tenant"]] = by_tenant.get(write["tenant"], 0) + 1
+    assert by_tenant == {seeds.CONTOSO_TENANT_ID: 1, seeds.FABRIKAM_TENANT_ID: 1}, resets
+    stats = [e for e in events(pdd) if e["event"] == "playbook_on_stats"][0]["event_data"]
+    published = stats["artifact_data"]["m365ops_unblock_email"]
+    assert set(published) == {"contoso", "fabrikam"}
+    assert published["contoso"]["failed_users"][0]["user"] == "dana@contoso.com"
+    assert "on-premises" in published["contoso"]["failed_users"][0]["reason"]
+    assert published["contoso"]["credentials"]["rob@contoso.com"]["target"] == "file"
+    assert published["fabrikam"]["failed"] is False and published["fabrikam"]["counts"]["unblocked"] == 1
+    passwords = []
+    for host in ("contoso", "fabrikam"):
+        [password_file] = password_files(outside / "passwords", host)
+        passwords += [u["password"] for u in json.loads(password_file.read_text())["users"].values()]
+    assert len(passwords) == 2
+    text = artifacts_text(pdd)
+    for secret in passwords + [seeds.CONTOSO_SECRET]:
+        assert secret not in text
+    assert not JWT_RE.search(text)

@@ -12,8 +12,9 @@ from .exchange import ExchangeService, is_write
 from .faults import FaultEngine, FaultError
 from .graph import GraphService
 from .journal import Journal, body_shape, cmdlet_parameters_shape
+from .keyvault import PREFIX as VAULT_PREFIX, KeyVaultService
 from .oidc import PREFIX as OIDC_PREFIX, OidcIssuer
-from .state import SeedError, State
+from .state import SeedError, State, fingerprint, vault_from_seed
 from .tokens import TokenService, aad_error
 from .wire import Request, Response, json_response, parse_datetime
 
@@ -40,6 +41,7 @@ class Emulator:
         self.journal = Journal()
         self.graph = GraphService(self)
         self.exchange = ExchangeService(self)
+        self.keyvault = KeyVaultService(self)
         # Bumped by every reset: requests that were delayed across one are dropped (see _service).
         self.generation = 0
 
@@ -51,6 +53,8 @@ class Emulator:
             return self.control(request)
         if request.path.startswith("/v1.0/"):
             return self._service(request, "graph", self.graph.peek_tenant(request), None)
+        if request.path.startswith(VAULT_PREFIX):
+            return self._service(request, "keyvault", self.keyvault.peek_tenant(request.path), None)
         if request.path.startswith(OIDC_PREFIX + "/"):
             return self._finish({"tenant": None, "service": "oidc", "method": request.method,
                                  "path": request.path, "cmdlet": None, "write": False}, self.oidc.handle(request))
@@ -79,9 +83,11 @@ class Emulator:
             write = request.method in ("PATCH", "POST", "PUT", "DELETE") and request.path != "/v1.0/$batch"
         elif service == "exchange":
             write = is_write(cmdlet)
+        elif service == "keyvault":
+            write = request.method in ("PUT", "PATCH", "DELETE")
         entry: dict[str, Any] = {"tenant": tenant_id or tenant_ref, "service": service, "method": request.method,
                                  "path": request.target, "cmdlet": cmdlet, "write": write}
-        if service in ("graph", "exchange"):
+        if service in ("graph", "exchange", "keyvault"):
             # Names and JSON types of the body, never a value (tests/conformance checks them against the reference).
             entry["shape"] = body_shape(request.body)
         if service == "exchange":
@@ -132,6 +138,8 @@ class Emulator:
             return self.graph.handle(request, entry)
         if service == "exchange":
             return self.exchange.handle(request, tenant_ref or "")
+        if service == "keyvault":
+            return self.keyvault.handle(request)
         ref = tenant_ref or ""
         if _TOKEN_PATH.match(request.path):
             if request.method != "POST":
@@ -151,6 +159,8 @@ class Emulator:
             return self.graph.fault_response(request, status, retry_after, tenant_ref or "")
         if service == "exchange":
             return self.exchange.fault_response(status, retry_after, refusal)
+        if service == "keyvault":
+            return self.keyvault.fault_response(request, status, retry_after)
         response = aad_error(self.base_url, status, "temporarily_unavailable", 90033,
                              "A transient error has occurred. Please try again.", request)
         if retry_after is not None:
@@ -202,6 +212,14 @@ class Emulator:
             if route == ("POST", "expire_tokens"):
                 self.tokens.expire_all()
                 return json_response(200, {"ok": True})
+            if route == ("POST", "key_vaults"):
+                return self._add_vault(payload)
+            if route == ("POST", "credential_in"):
+                return self._credential_in(payload)
+            if name.startswith("vaults/") and request.method == ("GET" if name.count("/") == 1 else "POST"):
+                answer = self.keyvault.control(name, payload)
+                if answer is not None:
+                    return answer
             if name.startswith("oidc/"):
                 answer = self.oidc.control(name, payload)
                 if answer is not None:
@@ -223,12 +241,40 @@ class Emulator:
         self.tokens.reset()
         self.exchange.reset()
 
+    def _credential_in(self, payload: Any) -> Response:
+        """``POST /_emulator/credential_in`` ``{"tenant", "user", "as", "text"}``: whether any stretch of ``text`` as long as
+        the user's current password (or pass: ``as``) is it, compared through the fingerprints; for tests that search
+        output and files for a credential nobody may read back. Answers ``{"found": bool, "length": int|null}``."""
+        if not isinstance(payload, dict) or not payload.get("tenant") or not payload.get("user"):
+            return json_response(400, {"error": "body must be {\"tenant\", \"user\", \"as\", \"text\"}"})
+        with self.state.lock:
+            tenant = self.state.resolve(str(payload["tenant"]))
+            if tenant is None:
+                return json_response(404, {"error": f"unknown tenant {payload['tenant']!r}"})
+            user = tenant.find_user(str(payload["user"]))
+            if user is None:
+                return json_response(404, {"error": f"unknown user {payload['user']!r}"})
+            wanted = tenant.current_fingerprint(user["id"], str(payload.get("as") or "password"))
+            length = tenant.credential_lengths.get((user["id"], str(payload.get("as") or "password")))
+        text = str(payload.get("text") or "")
+        if wanted is None or not length:
+            return json_response(200, {"found": False, "length": None})
+        found = any(fingerprint(text[i:i + length]) == wanted for i in range(0, max(len(text) - length + 1, 0)))
+        return json_response(200, {"found": found, "length": length})
+
     def _state_view(self, tenant_ref: str) -> Response:
         with self.state.lock:
             tenant = self.state.resolve(tenant_ref)
             if tenant is None:
                 return json_response(404, {"error": f"unknown tenant {tenant_ref!r}"})
             return json_response(200, self.state.view(tenant))
+
+    def _add_vault(self, payload: Any) -> Response:
+        """``POST /_emulator/key_vaults`` ``{"name", "tenant", "role_assignments"}``: add a vault, or replace the tenant and
+        role assignments of the vault of that name (its secrets stay). Until the next reset."""
+        with self.state.lock:
+            vault = self.state.add_vault(vault_from_seed(payload, self.state))
+            return json_response(200, self.keyvault.view(vault))
 
     def _restrict(self, payload: Any) -> Response:
         if not isinstance(payload, dict) or not payload.get("tenant") or not payload.get("address"):

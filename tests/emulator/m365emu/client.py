@@ -1,4 +1,4 @@
-"""A small client for tests and benchmarks: tokens, Graph and Exchange calls against the emulator.
+"""A small client for tests and benchmarks: tokens, Graph, Exchange and Key Vault calls against the emulator.
 
 ``verify`` is passed on every call because a ``REQUESTS_CA_BUNDLE`` in the environment would override a
 session's own ``verify``.
@@ -10,7 +10,7 @@ from typing import Any
 
 import requests
 
-from .tokens import EXCHANGE_RESOURCE, GRAPH_RESOURCE
+from .tokens import EXCHANGE_RESOURCE, GRAPH_RESOURCE, VAULT_RESOURCE
 
 ANCHOR = "APP:SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}@"
 
@@ -75,6 +75,18 @@ class EmuClient:
         headers = {"Authorization": f"Bearer {token}", **kwargs.pop("headers", {})}
         return self.request(method, "/v1.0" + path, headers=headers, **kwargs)
 
+    def vault(self, method: str, vault: str, path: str, token: str | None, *, api_version: str | None = "7.4",
+              **kwargs: Any) -> requests.Response:
+        """A Key Vault call: ``path`` under ``/vaults/{vault}`` (``secrets/x``), with ``api-version`` unless None, and a
+        bearer token unless None."""
+        headers = dict(kwargs.pop("headers", {}))
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        url = f"/vaults/{vault}/{path.lstrip('/')}"
+        if api_version is not None:
+            url += ("&" if "?" in url else "?") + f"api-version={api_version}"
+        return self.request(method, url, headers=headers, **kwargs)
+
     def exchange(self, tenant: str, token: str, cmdlet: str, parameters: dict[str, Any] | None = None, *,
                  url: str | None = None, headers: dict[str, str] | None = None, page_size: int | None = None) -> requests.Response:
         """An InvokeCommand call with the headers the ExchangeOnlineManagement module sends."""
@@ -86,4 +98,4 @@ class EmuClient:
         return self.request("POST", url or f"/adminapi/beta/{tenant}/InvokeCommand", json=body, headers=hdrs)
 
 
-__all__ = ["EmuClient", "VerifyingHttpClient", "GRAPH_RESOURCE", "EXCHANGE_RESOURCE", "ANCHOR"]
+__all__ = ["EmuClient", "VerifyingHttpClient", "GRAPH_RESOURCE", "EXCHANGE_RESOURCE", "VAULT_RESOURCE", "ANCHOR"]

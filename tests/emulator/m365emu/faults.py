@@ -1,5 +1,5 @@
-"""Fault rules (docs/development.md, "Fault rules"): latency, error bursts, dropped connections, token expiry,
-tokens issued for another tenant."""
+"""Fault rules (docs/development.md, "Fault rules"; services token, graph, exchange, keyvault): latency, error bursts,
+dropped connections, token expiry, tokens issued for another tenant."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-SERVICES = ("token", "graph", "exchange", "*")
+SERVICES = ("token", "graph", "exchange", "keyvault", "*")
 
 
 class FaultError(ValueError):

@@ -1,22 +1,25 @@
 """Microsoft Graph v1.0: users (get, list with $filter/$select/$top, patch), revokeSignInSessions, inbox rules, authentication
-methods and $batch."""
+methods (with Temporary Access Pass issuance and its policy) and $batch."""
 
 from __future__ import annotations
 
 import base64
 import copy
+import datetime as dt
 import json
 import random
 import re
+import secrets
 import threading
+import uuid
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote, unquote, urlencode
 
 import jwt
 
-from .state import PASSWORD_METHOD_TYPE, USER_PROPERTIES, Tenant, folder_id
+from .state import PASSWORD_METHOD_TYPE, USER_PROPERTIES, Tenant, fingerprint, folder_id
 from .tokens import GRAPH_RESOURCE, DIRECTORY_ROLES_CLAIM, TokenRejected, token_has_role
-from .wire import GRAPH_JSON_TYPE, Request, Response, json_response, iso_seconds, new_id, utcnow
+from .wire import GRAPH_JSON_TYPE, Request, Response, json_response, iso_seconds, new_id, parse_datetime, utcnow
 
 if TYPE_CHECKING:
     from .app import Emulator
@@ -49,6 +52,16 @@ RULES_WRITE_PERMISSIONS = {"MailboxSettings.ReadWrite"}
 FOLDER_READ_PERMISSIONS = {"Mail.ReadBasic.All", "Mail.ReadBasic", "Mail.Read", "Mail.ReadWrite"}
 METHODS_READ_PERMISSIONS = {"UserAuthenticationMethod.Read.All", "UserAuthenticationMethod.ReadWrite.All"}
 METHODS_WRITE_PERMISSIONS = {"UserAuthenticationMethod.ReadWrite.All"}
+POLICY_READ_PERMISSIONS = {"Policy.Read.All", "Policy.ReadWrite.AuthenticationMethod"}
+TAP_TYPE = "#microsoft.graph.temporaryAccessPassAuthenticationMethod"
+TAP_CONFIGURATION_TYPE = "#microsoft.graph.temporaryAccessPassAuthenticationMethodConfiguration"
+TAP_BODY_FIELDS = {"startDateTime", "lifetimeInMinutes", "isUsableOnce", "@odata.type"}
+# The characters of a generated pass (Microsoft's examples mix letters, digits and symbols, e.g. "+drkzqAD").
+TAP_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789+-!#$%&?@"
+# Creating a pass while the policy is disabled (or does not include the user). Message from public reports of the answer
+# (MicrosoftDocs/azure-docs#111778); status and code unconfirmed.
+TAP_POLICY_REFUSAL = (400, "badRequest", "Converged UserCredentialPolicy does not allow creating or updating this authentication method. "
+                                         "AuthMethodType [TemporaryAccessPass].")
 RULE_PATCHABLE = {"displayName", "sequence", "isEnabled", "conditions", "actions", "exceptions"}
 # Per-type routes under /users/{id}/authentication: segment -> @odata.type. Password methods cannot be deleted.
 METHOD_SEGMENTS = {
@@ -240,6 +253,8 @@ class GraphService:
         """Route one Graph call (also used for $batch items). ``sub_path`` is the part after /v1.0."""
         query = {k: v[-1] for k, v in parse_qs(query_string, keep_blank_values=True).items()}
         parts = [unquote(p) for p in sub_path.strip("/").split("/")] if sub_path.strip("/") else []
+        if parts and parts[0] == "policies":
+            return self.policies(method, parts, claims)
         if not parts or parts[0] != "users":
             segment = parts[0] if parts else ""
             raise GraphError(400, "BadRequest", f"Resource not found for the segment '{segment}'.")
@@ -260,7 +275,7 @@ class GraphService:
         if parts[2] == "mailFolders" and len(parts) >= 4:
             return self.mail_folders(method, parts, payload, claims)
         if parts[2] == "authentication" and len(parts) >= 4:
-            return self.auth_methods(method, parts, claims)
+            return self.auth_methods(method, parts, claims, payload)
         raise GraphError(400, "BadRequest", f"Resource not found for the segment '{parts[2]}'.")
 
     # -- users -----------------------------------------------------------------------------------------------
@@ -497,31 +512,118 @@ class GraphService:
 
     # -- authentication methods ------------------------------------------------------------------------------
 
-    def auth_methods(self, method: str, parts: list[str], claims: dict[str, Any]) -> Result:
-        """GET /users/{id}/authentication/methods[/{id}]; GET/DELETE /users/{id}/authentication/{type}Methods/{id}."""
+    def auth_methods(self, method: str, parts: list[str], claims: dict[str, Any], payload: Any = None) -> Result:
+        """GET /users/{id}/authentication/methods[/{id}]; GET/DELETE /users/{id}/authentication/{type}Methods/{id};
+        POST /users/{id}/authentication/temporaryAccessPassMethods."""
         segment = parts[3]
         if (segment != "methods" and segment not in METHOD_SEGMENTS) or len(parts) > 5:
             raise GraphError(400, "BadRequest", f"Resource not found for the segment '{parts[-1]}'.")
         deletable = len(parts) == 5 and segment not in ("methods", "passwordMethods")
-        if method not in (("GET", "DELETE") if deletable else ("GET",)):
+        creatable = len(parts) == 4 and segment == "temporaryAccessPassMethods"
+        if method not in (("GET", "DELETE") if deletable else ("GET", "POST") if creatable else ("GET",)):
             raise GraphError(405, "Request_BadRequest", "Specified HTTP method is not allowed for the request target.")
         denied = ("accessDenied", "Request Authorization failed")
-        self._need(claims, METHODS_WRITE_PERMISSIONS if method == "DELETE" else METHODS_READ_PERMISSIONS, *denied)
+        self._need(claims, METHODS_WRITE_PERMISSIONS if method in ("DELETE", "POST") else METHODS_READ_PERMISSIONS, *denied)
         state = self.emu.state
         with state.lock:
-            user = self._user(self._tenant(claims), parts[1])
+            tenant = self._tenant(claims)
+            user = self._user(tenant, parts[1])
+            if method == "POST":
+                return self._create_tap(tenant, user, payload)
             kind = METHOD_SEGMENTS.get(segment)
             methods = [m for m in user["authenticationMethods"] if kind is None or m["@odata.type"] == kind]
             context = f"{METADATA}#users('{user['id']}')/authentication/{segment}"
+            # Whether a pass issued through the emulator is usable is told as of now (seeded methods are shown as seeded).
+            issued = tenant.taps.get(user["id"], ("",))[0]
+            policy = tenant.tap_policy
             if len(parts) == 4:
-                return 200, {}, {"@odata.context": context, "value": [method_body(m, kind) for m in methods]}
+                return 200, {}, {"@odata.context": context,
+                                 "value": [method_body(m, kind, policy if m["id"] == issued else None) for m in methods]}
             found = next((m for m in methods if m["id"].lower() == parts[4].lower()), None)
             if found is None:
                 raise GraphError(404, "itemNotFound", f"The authentication method '{parts[4]}' was not found for this user.")
             if method == "DELETE":
                 self._delete_method(user, found)
+                if found["@odata.type"] == TAP_TYPE and tenant.taps.get(user["id"], ("",))[0] == found["id"]:
+                    del tenant.taps[user["id"]]
                 return 204, {}, None
-            return 200, {}, {"@odata.context": f"{context}/$entity", **method_body(found, kind)}
+            return 200, {}, {"@odata.context": f"{context}/$entity", **method_body(found, kind, policy if found["id"] == issued else None)}
+
+    def _create_tap(self, tenant: Tenant, user: dict[str, Any], payload: Any) -> Result:
+        """Issue a Temporary Access Pass: shown once in the answer, kept only as its fingerprint. A user has one pass at a
+        time: a new one replaces the one before (Microsoft's "Create temporaryAccessPassMethod")."""
+        body = payload if payload is not None else {}
+        if not isinstance(body, dict):
+            raise GraphError(400, "BadRequest", "Unable to read JSON request payload. Please ensure Content-Type header is set and "
+                                                "payload is of valid JSON format.")
+        for name in body:
+            if name not in TAP_BODY_FIELDS:
+                raise GraphError(400, "BadRequest", f"The property '{name}' does not exist on type "
+                                                    "'microsoft.graph.temporaryAccessPassAuthenticationMethod'. Make sure to only use "
+                                                    "property names that are defined by the type.")
+        lifetime = body.get("lifetimeInMinutes")
+        if lifetime is not None and (isinstance(lifetime, bool) or not isinstance(lifetime, int)):
+            raise GraphError(400, "BadRequest", "Cannot convert the literal to the expected type 'Edm.Int32'.")
+        once = body.get("isUsableOnce")
+        if once is not None and not isinstance(once, bool):
+            raise GraphError(400, "BadRequest", "Cannot convert the literal to the expected type 'Edm.Boolean'.")
+        start = body.get("startDateTime")
+        try:
+            start_at = parse_datetime(start) if start is not None else None
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise GraphError(400, "BadRequest", "Cannot convert the literal to the expected type 'Edm.DateTimeOffset'.") from exc
+        policy = tenant.tap_policy
+        if policy["state"] != "enabled":
+            raise GraphError(*TAP_POLICY_REFUSAL)
+        if user.get("userType") == "Guest":
+            raise GraphError(400, "badRequest", "Temporary Access Pass cannot be added to an external guest user.")
+        lifetime = policy["defaultLifetimeInMinutes"] if lifetime is None else lifetime
+        low, high = policy["minimumLifetimeInMinutes"], policy["maximumLifetimeInMinutes"]
+        if not low <= lifetime <= high:
+            raise GraphError(400, "badRequest", f"Invalid LifetimeInMinutes specified. The valid range between {low} and {high}.")
+        once = policy["isUsableOnce"] if once is None else once
+        if policy["isUsableOnce"] and not once:
+            raise GraphError(400, "badRequest", "Invalid IsUsableOnce specified. The Temporary Access Pass policy allows one-time use "
+                                                "passes only.")
+        created = utcnow()
+        pass_text = "".join(secrets.choice(TAP_ALPHABET) for _ in range(policy["defaultLength"]))
+        method = {"@odata.type": TAP_TYPE, "id": str(uuid.uuid4()), "temporaryAccessPass": None,
+                  "createdDateTime": created.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), "startDateTime": iso_seconds(start_at or created),
+                  "lifetimeInMinutes": lifetime, "isUsableOnce": once}
+        method = tap_usability(method, policy)
+        # One pass per user: the new one replaces any other (deleted, as Microsoft describes).
+        user["authenticationMethods"] = [m for m in user["authenticationMethods"] if m["@odata.type"] != TAP_TYPE]
+        user["authenticationMethods"].append(method)
+        tenant.taps[user["id"]] = (method["id"], fingerprint(pass_text))
+        tenant.credential_lengths[(user["id"], "temporary_access_pass")] = len(pass_text)
+        answer = dict(method)
+        answer["temporaryAccessPass"] = pass_text
+        answer.pop("@odata.type", None)
+        context = f"{METADATA}#users('{user['id']}')/authentication/temporaryAccessPassMethods/$entity"
+        return 201, {"Location": f"{self.emu.base_url}/v1.0/users/{user['id']}/authentication/temporaryAccessPassMethods/"
+                                 f"{method['id']}"}, {"@odata.context": context, **answer}
+
+    # -- policies --------------------------------------------------------------------------------------------
+
+    def policies(self, method: str, parts: list[str], claims: dict[str, Any]) -> Result:
+        """GET /policies/authenticationMethodsPolicy/authenticationMethodConfigurations/TemporaryAccessPass (the only
+        configuration the emulator models)."""
+        if len(parts) != 4 or parts[1] != "authenticationMethodsPolicy" or parts[2] != "authenticationMethodConfigurations":
+            raise GraphError(400, "BadRequest", f"Resource not found for the segment '{parts[-1]}'.")
+        if method != "GET":
+            raise GraphError(405, "Request_BadRequest", "Specified HTTP method is not allowed for the request target.")
+        self._need(claims, POLICY_READ_PERMISSIONS, "accessDenied", "Request Authorization failed")
+        if parts[3].lower() != "temporaryaccesspass":
+            raise GraphError(404, "itemNotFound", f"The authentication method configuration '{parts[3]}' was not found.")
+        state = self.emu.state
+        with state.lock:
+            policy = dict(self._tenant(claims).tap_policy)
+        body = {"@odata.context": f"{METADATA}#authenticationMethodConfigurations/$entity", "@odata.type": TAP_CONFIGURATION_TYPE,
+                "id": "TemporaryAccessPass", "state": policy["state"], "defaultLifetimeInMinutes": policy["defaultLifetimeInMinutes"],
+                "defaultLength": policy["defaultLength"], "minimumLifetimeInMinutes": policy["minimumLifetimeInMinutes"],
+                "maximumLifetimeInMinutes": policy["maximumLifetimeInMinutes"], "isUsableOnce": policy["isUsableOnce"],
+                "includeTargets": [{"targetType": "group", "id": "all_users", "isRegistrationRequired": False}], "excludeTargets": []}
+        return 200, {}, body
 
     @staticmethod
     def _delete_method(user: dict[str, Any], found: dict[str, Any]) -> None:
@@ -648,12 +750,35 @@ class GraphService:
             return err.status, {**base_headers, **err.headers}, error_body(err.code, err.message, request_id, client_request_id)
 
 
-def method_body(method: dict[str, Any], kind: str | None) -> dict[str, Any]:
+def method_body(method: dict[str, Any], kind: str | None, tap_policy: dict[str, Any] | None = None) -> dict[str, Any]:
     """A method as Graph answers it: ``@odata.type`` under ``/methods`` (the collection holds derived types), none under a
-    typed segment such as ``/phoneMethods``, where the type is the one the URL names (OData's minimal metadata)."""
-    body = copy.deepcopy(method)
+    typed segment such as ``/phoneMethods``, where the type is the one the URL names (OData's minimal metadata).
+    With ``tap_policy`` (a Temporary Access Pass issued through the emulator) it tells whether the pass is usable now."""
+    body = tap_usability(method, tap_policy) if tap_policy is not None else copy.deepcopy(method)
     if kind is not None:
         body.pop("@odata.type", None)
+    return body
+
+
+def tap_usability(method: dict[str, Any], policy: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``method``; for a Temporary Access Pass with a start and a lifetime, ``isUsable`` and
+    ``methodUsabilityReason`` as of now (``EnabledByPolicy``, ``NotYetValid``, ``Expired`` or ``DisabledByPolicy``; never
+    ``OneTimeUsed``: the emulator models no sign-in)."""
+    body = copy.deepcopy(method)
+    if body.get("@odata.type") != TAP_TYPE or not body.get("startDateTime") or not isinstance(body.get("lifetimeInMinutes"), int):
+        return body
+    start = parse_datetime(body["startDateTime"])
+    now = utcnow()
+    if policy["state"] != "enabled":
+        reason = "DisabledByPolicy"
+    elif now < start:
+        reason = "NotYetValid"
+    elif now >= start + dt.timedelta(minutes=body["lifetimeInMinutes"]):
+        reason = "Expired"
+    else:
+        reason = "EnabledByPolicy"
+    body["isUsable"] = reason == "EnabledByPolicy"
+    body["methodUsabilityReason"] = reason
     return body
 
 

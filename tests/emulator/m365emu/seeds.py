@@ -16,6 +16,9 @@ Users of the contoso test tenant and what each one is for:
 - ``gina@contoso.com``: restricted, already unblocked ``unblock_limit`` times (removal refused: limit reached).
 - ``breakglass@contoso.com``: not restricted (emergency account).
 - ``ghost@contoso.com``: on the Restricted Users list with no user behind it.
+
+The test and demo seeds also hold the key vault ``msp-vault`` (``VAULT_NAME``) in contoso, where the main app holds Key Vault
+Secrets Officer, and every tenant the default Temporary Access Pass policy.
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ __all__ = [
     "OLD_CHANGE", "UNBLOCK_LIMIT", "SECRETS", "EXFIL_ADDRESS", "ROB_FORWARD_RULE_ID", "ROB_FORWARD_RULE_NAME",
     "ROB_HIDE_RULE_ID", "ROB_HIDE_RULE_NAME", "ROB_NEWSLETTER_RULE_ID", "ROB_NEWSLETTER_RULE_NAME", "ROB_NEWSLETTER_FOLDER",
     "ROB_PHONE_METHOD_ID", "ROB_OLD_AUTHENTICATOR_ID", "ROB_OLD_AUTHENTICATOR_CREATED", "ROB_ATTACKER_AUTHENTICATOR_ID",
-    "ROB_ATTACKER_AUTHENTICATOR_CREATED", "PASSWORD_METHOD_ID", "test_seed", "demo_seed", "generate_seed",
+    "ROB_ATTACKER_AUTHENTICATOR_CREATED", "PASSWORD_METHOD_ID", "VAULT_NAME", "VAULT_ROLE", "test_seed", "demo_seed", "generate_seed",
 ]
 
 CONTOSO_TENANT_ID = "6f1a9c3e-2b4d-4e8f-9a10-3c5d7e9f1b2a"
@@ -124,6 +127,11 @@ USER_IDS = {
 GRAPH_PERMISSIONS = ["User.Read.All", "User.ReadWrite.All", "User-PasswordProfile.ReadWrite.All", "User.RevokeSessions.All",
                      "User.EnableDisableAccount.All", "MailboxSettings.ReadWrite", "Mail.ReadBasic.All",
                      "UserAuthenticationMethod.ReadWrite.All"]
+# The apps of the test and demo seeds also read the Temporary Access Pass policy (generated seeds keep GRAPH_PERMISSIONS).
+TEST_GRAPH_PERMISSIONS = GRAPH_PERMISSIONS + ["Policy.Read.All"]
+# The test and demo seeds' key vault, in contoso (a managed service provider would keep it in a tenant of its own).
+VAULT_NAME = "msp-vault"
+VAULT_ROLE = "Key Vault Secrets Officer"
 EXCHANGE_PERMISSIONS = ["Exchange.ManageAsApp"]
 OUTBOUND_SPAM_REASON = "OutboundSpamLast24Hours=412;OutboundMailLast24Hours=1520;OutboundSpamPercent=27"
 EXTERNAL_LIMIT_REASON = "ExceedingLimitType=External;InternalRecipientCountToday=0;ExternalRecipientCountToday=1520"
@@ -150,11 +158,11 @@ def _restricted(address: str, reason: str = OUTBOUND_SPAM_REASON, count: int = 0
 
 
 def _app(client_id: str, secret: str, name: str, roles: list[str], *, certificates: list[str] | None = None,
-         federated: list[dict[str, Any]] | None = None, permissions: bool = True) -> dict[str, Any]:
+         federated: list[dict[str, Any]] | None = None, permissions: bool = True, graph: list[str] | None = None) -> dict[str, Any]:
     return {
         "client_id": client_id, "display_name": name, "secrets": [secret],
         "certificates": certificates or [], "federated_credentials": federated or [],
-        "graph_permissions": list(GRAPH_PERMISSIONS) if permissions else [],
+        "graph_permissions": list(graph or GRAPH_PERMISSIONS) if permissions else [],
         "exchange_permissions": list(EXCHANGE_PERMISSIONS) if permissions else [],
         "directory_roles": roles,
     }
@@ -193,7 +201,7 @@ def _rob_containment() -> dict[str, Any]:
 
 def _contoso() -> dict[str, Any]:
     main_app = _app(CONTOSO_CLIENT_ID, CONTOSO_SECRET, "m365ops-remediation", ["Exchange Administrator", "User Administrator"],
-                    certificates=[CONTOSO_CERT_PEM, CONTOSO_EXPIRED_CERT_PEM],
+                    certificates=[CONTOSO_CERT_PEM, CONTOSO_EXPIRED_CERT_PEM], graph=TEST_GRAPH_PERMISSIONS,
                     federated=[{"issuer": CONTOSO_FEDERATED_ISSUER, "subject": CONTOSO_FEDERATED_SUBJECT, "audience": FEDERATED_AUDIENCE},
                                {"issuer": EMULATOR_OIDC_ISSUER, "subject": CONTOSO_OIDC_SUBJECT, "audience": FEDERATED_AUDIENCE}])
     return {
@@ -203,9 +211,9 @@ def _contoso() -> dict[str, Any]:
             main_app,
             _app(CONTOSO_NOPERM_CLIENT_ID, CONTOSO_NOPERM_SECRET, "no-permissions", [], permissions=False),
             _app(CONTOSO_PRIVILEGED_CLIENT_ID, CONTOSO_PRIVILEGED_SECRET, "m365ops-remediation-privileged",
-                 ["Exchange Administrator", "User Administrator", "Privileged Authentication Administrator"]),
+                 ["Exchange Administrator", "User Administrator", "Privileged Authentication Administrator"], graph=TEST_GRAPH_PERMISSIONS),
             dict(_app(CONTOSO_NO_EXCHANGE_CLIENT_ID, CONTOSO_NO_EXCHANGE_SECRET, "m365ops-remediation-no-exchange",
-                      ["Exchange Administrator", "User Administrator"]), exchange_permissions=[]),
+                      ["Exchange Administrator", "User Administrator"], graph=TEST_GRAPH_PERMISSIONS), exchange_permissions=[]),
         ],
         "users": [
             _user("rob@contoso.com", "Rob Miller", aliases=("robert@contoso.com",),
@@ -236,7 +244,7 @@ def _small_tenant(tenant_id: str, name: str, domain: str, client_id: str, secret
     return {
         "id": tenant_id, "name": name, "domains": [domain, domain.split(".")[0] + ".onmicrosoft.com"],
         "unblock_limit": UNBLOCK_LIMIT,
-        "apps": [_app(client_id, secret, "m365ops-remediation", ["Exchange Administrator", "User Administrator"])],
+        "apps": [_app(client_id, secret, "m365ops-remediation", ["Exchange Administrator", "User Administrator"], graph=TEST_GRAPH_PERMISSIONS)],
         "users": [_user(upn, display) for upn, display in users],
         "restricted": [_restricted(a) for a in restricted],
     }
@@ -257,6 +265,8 @@ def test_seed() -> dict[str, Any]:
         "faults": [],
         "exchange": {"concurrency_per_tenant": 8, "budget_per_10s": 400},
         "oidc": {"request_tokens": {CONTOSO_OIDC_REQUEST_TOKEN: {"subject": CONTOSO_OIDC_SUBJECT, "lifetime": 300}}},
+        "key_vaults": [{"name": VAULT_NAME, "tenant": CONTOSO_TENANT_ID,
+                        "role_assignments": [{"client_id": CONTOSO_CLIENT_ID, "role": VAULT_ROLE}]}],
     }
 
 

@@ -8,6 +8,7 @@ import datetime as dt
 import hashlib
 import hmac
 import os
+import re
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -57,6 +58,31 @@ NOT_DEFAULT_TYPES = (PASSWORD_METHOD_TYPE, "#microsoft.graph.emailAuthentication
 # Cheap on purpose: the benchmark resets 10,000 passwords on the machine it measures, where 1,000 rounds of
 # PBKDF2 cost 2.5 s of its CPU; the point is only that the clear text is never kept.
 _HASH_ITERATIONS = 1
+
+# The key of :func:`fingerprint`: made once per process (kept across resets, like the token signing key), never shown.
+_FINGERPRINT_KEY = os.urandom(32)
+
+# The Temporary Access Pass policy of a tenant whose seed says nothing (Microsoft's documented defaults).
+TAP_POLICY_DEFAULTS: dict[str, Any] = {"state": "enabled", "defaultLifetimeInMinutes": 60, "minimumLifetimeInMinutes": 60,
+                                       "maximumLifetimeInMinutes": 480, "defaultLength": 8, "isUsableOnce": False}
+
+# Key Vault's built-in roles (Azure RBAC) and the secret data actions each grants (Azure built-in roles, Security).
+VAULT_ROLES: dict[str, frozenset[str]] = {
+    "Key Vault Administrator": frozenset({"getSecret", "readMetadata", "setSecret", "update", "delete"}),
+    "Key Vault Secrets Officer": frozenset({"getSecret", "readMetadata", "setSecret", "update", "delete"}),
+    "Key Vault Secrets User": frozenset({"getSecret", "readMetadata"}),
+    "Key Vault Reader": frozenset({"readMetadata"}),
+}
+_VAULT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{1,22}[A-Za-z0-9]$")
+
+
+def fingerprint(value: str) -> str:
+    """A keyed fingerprint of a secret value (HMAC-SHA256 hex under a per-process random key).
+
+    Two values are the same exactly when their fingerprints are; the value cannot be recovered from it, nor guessed
+    offline without the key. The emulator keeps passwords, Temporary Access Passes and vault secrets only as these.
+    """
+    return hmac.new(_FINGERPRINT_KEY, value.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 class SeedError(ValueError):
@@ -112,6 +138,15 @@ class Tenant:
     restricted: dict[str, dict[str, Any]] = field(default_factory=dict)
     unblock_counts: dict[str, int] = field(default_factory=dict)
     passwords: dict[str, tuple[bytes, bytes]] = field(default_factory=dict)
+    # user id -> fingerprint of the password last set through Graph (next to the salted hash above).
+    password_fingerprints: dict[str, str] = field(default_factory=dict)
+    # user id -> (method id, fingerprint) of the user's current Temporary Access Pass issued through Graph.
+    taps: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # (user id, "password" or "temporary_access_pass") -> the length of the current one: what a test needs to search
+    # text for it through its fingerprint (the length is no secret).
+    credential_lengths: dict[tuple[str, str], int] = field(default_factory=dict)
+    # The Temporary Access Pass authentication method policy (seed key ``temporary_access_pass``).
+    tap_policy: dict[str, Any] = field(default_factory=lambda: dict(TAP_POLICY_DEFAULTS))
     by_id: dict[str, dict[str, Any]] = field(default_factory=dict)
     by_upn: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -143,9 +178,21 @@ class Tenant:
         return None
 
     def set_password(self, user_id: str, password: str) -> None:
-        """Keep a salted hash of a new password, never the password itself."""
+        """Keep a salted hash and the :func:`fingerprint` of a new password, never the password itself."""
         salt = os.urandom(16)
         self.passwords[user_id] = (salt, hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt, _HASH_ITERATIONS))
+        self.password_fingerprints[user_id] = fingerprint(password)
+        self.credential_lengths[(user_id, "password")] = len(password)
+
+    def current_fingerprint(self, user_id: str, kind: str) -> str | None:
+        """The fingerprint of the user's current password (``kind`` ``password``) or Temporary Access Pass
+        (``temporary_access_pass``) as set through Graph; None when there is none."""
+        if kind == "password":
+            return self.password_fingerprints.get(user_id)
+        if kind == "temporary_access_pass":
+            tap = self.taps.get(user_id)
+            return tap[1] if tap else None
+        raise ValueError(f"'as' must be 'password' or 'temporary_access_pass', not {kind!r}")
 
     def check_password(self, user_id: str, password: str) -> bool:
         """Whether ``password`` is the user's current password (as set through Graph)."""
@@ -168,6 +215,98 @@ class Tenant:
         entry["ChangedDatetime"] = when
         entry["TemporaryBlock"] = temporary
         return entry
+
+
+@dataclass
+class SecretVersion:
+    """One version of a Key Vault secret: its attributes and the :func:`fingerprint` of its value, never the value."""
+
+    name: str
+    version: str
+    value_fingerprint: str
+    created: int
+    updated: int
+    enabled: bool = True
+    nbf: int | None = None
+    exp: int | None = None
+    content_type: str | None = None
+    tags: dict[str, str] | None = None
+
+    def view(self) -> dict[str, Any]:
+        """The control API's view: attributes, tags and content type (no value, no fingerprint)."""
+        attributes: dict[str, Any] = {"enabled": self.enabled, "created": self.created, "updated": self.updated}
+        if self.nbf is not None:
+            attributes["nbf"] = self.nbf
+        if self.exp is not None:
+            attributes["exp"] = self.exp
+        return {"version": self.version, "attributes": attributes, "tags": copy.deepcopy(self.tags), "contentType": self.content_type}
+
+
+@dataclass
+class KeyVault:
+    """An Azure Key Vault (RBAC permission model) in one tenant: role assignments by app client id, and secrets."""
+
+    name: str
+    tenant_id: str
+    role_assignments: list[dict[str, str]]
+    location: str = "westeurope"
+    subscription_id: str = ""
+    resource_group: str = "m365emu"
+    # Lower-case secret name -> versions, oldest first.
+    secrets: dict[str, list[SecretVersion]] = field(default_factory=dict)
+
+    def roles_of(self, client_id: str) -> list[str]:
+        """The vault roles assigned to the app ``client_id``."""
+        key = client_id.lower()
+        return [a["role"] for a in self.role_assignments if a["client_id"] == key]
+
+    def allows(self, client_id: str, action: str) -> bool:
+        """Whether a role assigned to ``client_id`` grants the secret data action ``action`` (``getSecret``, ...)."""
+        return any(action in VAULT_ROLES[role] for role in self.roles_of(client_id))
+
+    def resource_id(self) -> str:
+        """The vault's Azure resource id, lower-case as the service writes it in its refusals."""
+        return (f"/subscriptions/{self.subscription_id}/resourcegroups/{self.resource_group}/providers/microsoft.keyvault/"
+                f"vaults/{self.name}").lower()
+
+
+def vault_from_seed(raw: Any, state: "State") -> KeyVault:
+    """One entry of the seed's ``key_vaults``: ``{"name", "tenant", "role_assignments": [{"client_id", "role"}]}``
+    (optional ``location``, ``subscription_id``, ``resource_group``, which only appear in refusal texts)."""
+    if not isinstance(raw, dict) or not raw.get("name") or not raw.get("tenant"):
+        raise SeedError("every key vault needs a name and a tenant")
+    name = str(raw["name"])
+    if not _VAULT_NAME.match(name) or "--" in name:
+        raise SeedError(f"key vault name {name!r}: 3-24 letters, digits and single hyphens, starting with a letter")
+    tenant = state.resolve(str(raw["tenant"]))
+    if tenant is None:
+        raise SeedError(f"key vault {name}: unknown tenant {raw['tenant']!r}")
+    assignments = []
+    for entry in raw.get("role_assignments") or []:
+        if not isinstance(entry, dict) or not entry.get("client_id") or entry.get("role") not in VAULT_ROLES:
+            raise SeedError(f"key vault {name}: every role assignment needs a client_id and a role, one of {sorted(VAULT_ROLES)}")
+        assignments.append({"client_id": str(entry["client_id"]).lower(), "role": str(entry["role"])})
+    subscription = str(raw.get("subscription_id") or uuid.uuid5(uuid.NAMESPACE_URL, f"m365emu/subscription/{tenant.id}"))
+    return KeyVault(name=name, tenant_id=tenant.id, role_assignments=assignments, location=str(raw.get("location") or "westeurope"),
+                    subscription_id=subscription, resource_group=str(raw.get("resource_group") or "m365emu"))
+
+
+def tap_policy_from_seed(raw: Any) -> dict[str, Any]:
+    """A tenant's ``temporary_access_pass`` policy, Microsoft's defaults for what it leaves out."""
+    policy = dict(TAP_POLICY_DEFAULTS)
+    if raw is None:
+        return policy
+    if not isinstance(raw, dict) or set(raw) - set(TAP_POLICY_DEFAULTS):
+        raise SeedError(f"temporary_access_pass takes {sorted(TAP_POLICY_DEFAULTS)}")
+    policy.update(raw)
+    numbers = ("defaultLifetimeInMinutes", "minimumLifetimeInMinutes", "maximumLifetimeInMinutes", "defaultLength")
+    if policy["state"] not in ("enabled", "disabled") or not isinstance(policy["isUsableOnce"], bool) or any(
+            isinstance(policy[n], bool) or not isinstance(policy[n], int) for n in numbers):
+        raise SeedError("temporary_access_pass: state enabled/disabled, isUsableOnce a boolean, lifetimes and length integers")
+    low, default, high = policy["minimumLifetimeInMinutes"], policy["defaultLifetimeInMinutes"], policy["maximumLifetimeInMinutes"]
+    if not 10 <= low <= default <= high <= 43200 or not 8 <= policy["defaultLength"] <= 48:
+        raise SeedError("temporary_access_pass: 10 <= minimum <= default <= maximum <= 43200 minutes, length 8 to 48")
+    return policy
 
 
 def default_reason() -> str:
@@ -296,6 +435,7 @@ def tenant_from_seed(raw: dict[str, Any]) -> Tenant:
         unblock_limit=int(raw.get("unblock_limit", 3)),
         apps={},
         users=[_user_from_seed(u, domains[0]) for u in raw.get("users") or []],
+        tap_policy=tap_policy_from_seed(raw.get("temporary_access_pass")),
     )
     for app_raw in raw.get("apps") or []:
         app = _app_from_seed(app_raw)
@@ -331,6 +471,9 @@ class State:
             self.tenants[tenant.id] = tenant
             for domain in tenant.domains:
                 self.domains[domain.lower()] = tenant
+        self.vaults: dict[str, KeyVault] = {}
+        for raw_vault in seed.get("key_vaults") or []:
+            self.add_vault(vault_from_seed(raw_vault, self))
         exchange = seed.get("exchange") or {}
         self.exchange_concurrency = int(exchange.get("concurrency_per_tenant", 8))
         self.exchange_budget = int(exchange.get("budget_per_10s", 400))
@@ -339,6 +482,18 @@ class State:
         self.exchange_not_found_statuses = [int(s) for s in exchange.get("not_found_statuses") or (404, 404, 500)]
         if set(self.exchange_error_forms) - {"pipe", "json", "adminapi_errors"} or set(self.exchange_not_found_statuses) - {400, 404, 500}:
             raise SeedError("exchange.error_forms takes pipe/json/adminapi_errors, exchange.not_found_statuses 400/404/500")
+
+    def add_vault(self, vault: KeyVault) -> KeyVault:
+        """Add ``vault``, or replace the tenant and role assignments of the vault of that name (its secrets stay)."""
+        old = self.vaults.get(vault.name.lower())
+        if old is not None:
+            vault.secrets = old.secrets
+        self.vaults[vault.name.lower()] = vault
+        return vault
+
+    def vault(self, name: str) -> KeyVault | None:
+        """A vault by name, case-insensitive."""
+        return self.vaults.get(name.lower())
 
     def resolve(self, ref: str) -> Tenant | None:
         """A tenant by id (GUID) or verified domain, case-insensitive."""

@@ -133,7 +133,8 @@ class EmulatorProcess:
         """Write requests since ``since``: plain entries with ``write`` true, plus each $batch item that is a write.
 
         A batch item is returned as ``{seq, time, tenant, service, method, path, status, write, batch_id, fields}``
-        with ``path`` = ``/v1.0`` + the item url.
+        with ``path`` = ``/v1.0`` + the item url. Key Vault writes (service ``keyvault``: PUT, PATCH, DELETE under
+        ``/vaults/{name}``, tenant = the vault's) are plain entries.
         """
         out = []
         for entry in self.journal(since):
@@ -181,6 +182,40 @@ class EmulatorProcess:
     def stats(self) -> dict[str, Any]:
         """Request counters."""
         return self._call("GET", "stats")
+
+    # -- Key Vault -------------------------------------------------------------------------------------------
+
+    def vault_url(self, name: str) -> str:
+        """The URL of a vault of the emulator: ``{base_url}/vaults/{name}``."""
+        return f"{self.base_url}/vaults/{name}"
+
+    def vault(self, name: str) -> dict[str, Any]:
+        """A vault's name, tenant, url, role assignments and each secret's versions (attributes, tags, content type;
+        never a value)."""
+        return self._call("GET", f"vaults/{quote(name, safe='')}")
+
+    def vault_compare(self, name: str, secret: str, tenant: str, user: str, as_: str = "password", version: str | None = None) -> bool:
+        """Whether a version of a secret (default: the newest) holds the user's current password (``as_`` ``password``)
+        or current Temporary Access Pass (``temporary_access_pass``), compared through the emulator's fingerprints."""
+        payload: dict[str, Any] = {"secret": secret, "tenant": tenant, "user": user, "as": as_}
+        if version is not None:
+            payload["version"] = version
+        return bool(self._call("POST", f"vaults/{quote(name, safe='')}/compare", payload)["matches"])
+
+    def vault_holds(self, name: str, tenant: str, user: str, as_: str = "password") -> list[dict[str, str]]:
+        """Every secret version of the vault (``{"secret", "version"}``) whose value is the user's current password or
+        Temporary Access Pass (``as_``): to prove that none holds it."""
+        return self._call("POST", f"vaults/{quote(name, safe='')}/holds", {"tenant": tenant, "user": user, "as": as_})["versions"]
+
+    def credential_in(self, text: str, tenant: str, user: str, as_: str = "password") -> bool:
+        """Whether ``text`` holds the user's current password (or Temporary Access Pass: ``as_``) anywhere, compared through
+        the emulator's fingerprints: a test's proof that output or files never hold a credential it cannot read."""
+        return bool(self._call("POST", "credential_in", {"tenant": tenant, "user": user, "as": as_, "text": text})["found"])
+
+    def add_vault(self, name: str, tenant: str, role_assignments: list[dict[str, str]]) -> dict[str, Any]:
+        """Add a vault (``role_assignments``: ``[{"client_id", "role"}]``), or replace the tenant and role assignments of
+        the vault of that name (its secrets stay); until the next reset."""
+        return self._call("POST", "key_vaults", {"name": name, "tenant": tenant, "role_assignments": role_assignments})
 
     def oidc_token(self, subject: str, audience: str = "api://AzureADTokenExchange", lifetime: float = 300,
                    path: str | Path | None = None) -> str:

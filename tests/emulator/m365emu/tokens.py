@@ -20,12 +20,18 @@ from .wire import Request, Response, json_response, new_id, utcnow
 
 GRAPH_RESOURCE = "https://graph.microsoft.com"
 EXCHANGE_RESOURCE = "https://outlook.office365.com"
+# Azure Key Vault: every vault takes tokens of this one resource. Any app of a tenant may get one; the vault authorizes
+# by its role assignments, not by app permissions.
+VAULT_RESOURCE = "https://vault.azure.net"
+VAULT_APP_ID = "cfa8b339-82a2-471a-a3c9-0fc0be7a4093"
 # First-party app ids that name the same resources in a scope.
 RESOURCE_ALIASES = {
     GRAPH_RESOURCE: GRAPH_RESOURCE,
     "00000003-0000-0000-c000-000000000000": GRAPH_RESOURCE,
     EXCHANGE_RESOURCE: EXCHANGE_RESOURCE,
     "00000002-0000-0ff1-ce00-000000000000": EXCHANGE_RESOURCE,
+    VAULT_RESOURCE: VAULT_RESOURCE,
+    VAULT_APP_ID: VAULT_RESOURCE,
 }
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 TOKEN_LIFETIME = 3599
@@ -37,11 +43,16 @@ JwksResolver = Callable[[str, dict[str, Any]], "dict[str, Any] | None"]
 
 
 class TokenRejected(Exception):
-    """An access token failed validation; ``message`` is the resource service's wording."""
+    """An access token failed validation; ``message`` is the resource service's wording.
 
-    def __init__(self, message: str) -> None:
+    ``reason`` says why, for services that word it their own way: ``missing``, ``malformed``, ``signature``, ``expired``,
+    ``audience`` or ``unknown`` (a well-signed token the emulator did not issue).
+    """
+
+    def __init__(self, message: str, reason: str = "invalid") -> None:
         super().__init__(message)
         self.message = message
+        self.reason = reason
 
 
 def role_template_id(name: str) -> str:
@@ -369,7 +380,8 @@ class TokenService:
             "appid": app.client_id, "azp": app.client_id, "appidacr": acr,
             "idp": f"https://sts.windows.net/{tenant_id}/", "idtyp": "app",
             "oid": app.service_principal_id, "sub": app.service_principal_id,
-            "roles": list(roles),
+            # Key Vault has no app permissions: its tokens carry no roles claim.
+            **({"roles": list(roles)} if resource != VAULT_RESOURCE else {}),
             "wids": [role_template_id(r) for r in app.directory_roles] + ["0997a1d0-0d1d-4acb-b408-d5ca73121e90"],
             DIRECTORY_ROLES_CLAIM: list(app.directory_roles),
             "tid": tenant_id, "uti": uti, "ver": "1.0", "jti": str(uuid.uuid4()),
@@ -394,6 +406,34 @@ class TokenService:
         """Forget the expiry cut-off (the signing key stays, so earlier tokens stay valid after a state reset)."""
         with self.lock:
             self.cutoff = None
+
+    def decode(self, token: str) -> dict[str, Any]:
+        """Claims of a token this emulator signed and issued (and has not expired), whatever its audience.
+
+        Raises :class:`TokenRejected` with ``reason`` ``malformed``, ``signature``, ``expired`` or ``unknown``; the caller
+        checks the audience and tenant and words the refusal as its service does.
+        """
+        if token.count(".") != 2:
+            raise TokenRejected("IDX14100: JWT is not well formed, there are no dots (.).", "malformed")
+        try:
+            claims = jwt.decode(token, self.public_key, algorithms=["RS256"], options={"verify_aud": False, "require": ["exp", "iat", "tid"]},
+                                leeway=0)
+        except jwt.ExpiredSignatureError as exc:
+            raise TokenRejected("Lifetime validation failed, the token is expired.", "expired") from exc
+        except jwt.InvalidSignatureError as exc:
+            raise TokenRejected("Access token validation failure.", "signature") from exc
+        except jwt.DecodeError as exc:
+            raise TokenRejected("Access token validation failure.", "malformed") from exc
+        except jwt.PyJWTError as exc:
+            raise TokenRejected("Access token validation failure.", "unknown") from exc
+        with self.lock:
+            issued_at = self.issued.get(claims.get("uti", ""))
+            cutoff = self.cutoff
+        if issued_at is None:
+            raise TokenRejected("Access token validation failure.", "unknown")
+        if cutoff is not None and issued_at <= cutoff:
+            raise TokenRejected("Lifetime validation failed, the token is expired.", "expired")
+        return claims
 
     def validate(self, authorization: str, audience: str) -> dict[str, Any]:
         """Claims of a valid bearer token for ``audience``; raises :class:`TokenRejected` with the service wording."""

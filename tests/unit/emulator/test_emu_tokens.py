@@ -93,7 +93,7 @@ def test_unknown_client_and_bad_scopes(client):
                                  scope="https://graph.microsoft.com/.default https://outlook.office365.com/.default")
     assert resp.status_code == 400 and resp.json()["error"] == "invalid_scope"
     resp = client.token_response(seeds.CONTOSO_TENANT_ID, seeds.CONTOSO_CLIENT_ID, seeds.CONTOSO_SECRET,
-                                 scope="https://vault.azure.net/.default")
+                                 scope="https://management.azure.com/.default")
     assert resp.status_code == 400 and resp.json()["error_codes"] == [500011]
 
 

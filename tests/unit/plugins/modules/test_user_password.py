@@ -24,6 +24,15 @@ def user(state, upn):
     (dict(return_passwords=True), 'return_passwords needs no_log: true on the task, so that the passwords are never logged'),
     (dict(users=None), 'missing required arguments: users'),
     (dict(password_length='many'), "argument 'password_length' is of type str and we were unable to convert to int"),
+    (dict(temporary_access_pass=True), 'temporary_access_pass needs somewhere to hand the pass over to: key_vault_url, '
+                                       'password_file or return_passwords'),
+    (dict(temporary_access_pass=True, key_vault_url='https://v.vault.azure.net', temporary_access_pass_lifetime=5),
+     'temporary_access_pass_lifetime must be between 10 and 43200 minutes'),
+    (dict(key_vault_url='http://v.vault.azure.net'),
+     'key_vault_url must be the https URL of a vault, such as https://contoso-handover.vault.azure.net'),
+    (dict(key_vault_url='https://v.vault.azure.net', key_vault_secret_lifetime=0), 'key_vault_secret_lifetime must be between 1 and 3650 days'),
+    (dict(key_vault_url='https://v.vault.azure.net', password_file='/tmp/x.json'),
+     'parameters are mutually exclusive: password_file|key_vault_url'),
 ])
 def test_argument_errors_come_before_any_request(run_module, args, message):
     run = run_module('user_password', **dict(dict(users=['ann@contoso.com']), **args))

@@ -16,8 +16,8 @@ description:
     target, written before the reset so that no password is set that nobody can read back - an Azure Key Vault
     secret per user (O(key_vault_url)), a file only the admin can read (O(password_file)), or RV(passwords) in a
     task that sets C(no_log) (O(return_passwords)). Never send it by e-mail.
-  - With O(temporary_access_pass), each user also gets a Temporary Access Pass, handed over instead of the password:
-    the user signs in with it and sets a password of their own, and the generated password is handed to nobody.
+  - With O(temporary_access_pass), each user also gets a Temporary Access Pass, handed over instead of the password.
+    The user signs in with it and sets a password of their own, and the generated password is handed to nobody.
   - With O(only_if_changed_before), a user whose password already changed at or after that time is left
     alone, so that running the task again does not reset again.
 author:
@@ -73,8 +73,8 @@ options:
     description:
       - After the reset, issue each user a Temporary Access Pass (Microsoft Graph
         C(POST /users/{id}/authentication/temporaryAccessPassMethods)) and hand it over instead of the password.
-      - The tenant's Temporary Access Pass policy must be on and include the users. A user holds one pass at most:
-        the new pass replaces an older one.
+      - The tenant's Temporary Access Pass policy must be on and include the users. A user holds one pass at most,
+        and the new pass replaces an older one.
       - With O(only_if_changed_before), a user whose password was already reset gets a pass only when none was made
         since that time. Should Entra ID refuse a user's pass (the policy off, say) after this run reset the password,
         the new password is handed over instead, so that it can be read back; the result says so and why.

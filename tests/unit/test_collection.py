@@ -147,7 +147,8 @@ def test_role_tasks_follow_the_step_registry():
     assert sorted(p.stem for p in folder.glob('*.yml')) == sorted(step.name for step in before)
     for step in before:
         tasks = _tasks(folder / f'{step.name}.yml')
-        assert len(tasks) == 1, step.name
+        # The step's module first; what follows (the password step's hand-over to a tasks file) runs none of ours.
+        assert all(not str(_action(t)).startswith('m365ops.remediation.') for t in tasks[1:]), step.name
         task = tasks[0]
         action = _action(task)
         assert action == f'm365ops.remediation.{step.module}', step.name

@@ -336,9 +336,10 @@ def main() -> None:
         passes = AccessPasses(m.graph).read(targets) if tap else {}
         return {ref: (change, passes.get(ref)) for ref, change in changes.items()}
 
-    def refused_ahead(error):
+    def refused_ahead(item, error):
+        what = 'password not reset' if item.plan.change == RESET else 'Temporary Access Pass not issued'
         return dict(changed=False, failed=True, error=error.to_dict(),
-                    msg='password not reset: the new credential could not be handed over to %s first: %s' % (target.label, error))
+                    msg='%s: the new credential could not be handed over to %s first: %s' % (what, target.label, error))
 
     def write(pending):
         outcomes = {}
@@ -353,10 +354,11 @@ def main() -> None:
             entries[item.ref] = handover.Entry(item.ref, upn, handover.ACCESS_PASS if tap else handover.PASSWORD,
                                                None if tap else passwords[item.ref])
         refused = target.write(list(entries.values())) if target else {}
-        for ref, error in refused.items():
-            outcomes[ref] = refused_ahead(error)
-            entries.pop(ref)
-            passwords.pop(ref, None)
+        for item in pending:
+            if item.ref in refused:
+                outcomes[item.ref] = refused_ahead(item, refused[item.ref])
+                entries.pop(item.ref)
+                passwords.pop(item.ref, None)
         going = [item for item in pending if item.ref in entries]
         resets = [item for item in going if item.plan.change == RESET]
         answers = Users(m.graph).send({item.ref: Users.password_request(

@@ -125,8 +125,12 @@ def test_temporary_access_pass_check_apply_rerun(emulator, tmp_path):
     name, versions = rob_secret(emulator)
     assert versions[-1]['tags']['credential'] == 'temporary-access-pass' and versions[-1]['tags']['status'] == 'set'
     assert emulator.vault_compare(VAULT, name, seeds.CONTOSO_TENANT_ID, ROB, as_='temporary_access_pass') is True
-    # Nobody got the generated password: no version of any secret holds it.
+    # Nobody got the generated password: no version of any secret holds it, nor the output or any file of the run;
+    # the pass is in the vault only.
     assert emulator.vault_holds(VAULT, seeds.CONTOSO_TENANT_ID, ROB, as_='password') == []
+    for text in (run.output, files_under(tmp_path)):
+        assert not emulator.credential_in(text, seeds.CONTOSO_TENANT_ID, ROB)
+        assert not emulator.credential_in(text, seeds.CONTOSO_TENANT_ID, ROB, as_='temporary_access_pass')
     assert run.users()[ROB]['credential']['kind'] == 'temporary_access_pass'
     assert ROB not in restricted(emulator)
 

@@ -126,6 +126,7 @@ def vault_options(options: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
             found[name[len(VAULT_PREFIX):]] = options[name]
     return found
 
+
 _CONVERTERS: dict[str, t.Callable[[t.Any], t.Any]] = {
     'str': check_type_str,
     'path': check_type_path,

@@ -95,8 +95,8 @@ class FileTarget:
                 entry.where = dict(target=self.name, path=self.path)
             secure_file.write_json(self.path, document)
         except (M365Error, OSError) as error:
-            found = error if isinstance(error, M365Error) else M365Error('password_file %s: %s' % (self.path, error),
-                                                                           service='file', code='write_failed')
+            found = error if isinstance(error, M365Error) else M365Error(
+                'password_file %s: %s' % (self.path, error), service='file', code='write_failed')
             return {entry.ref: found for entry in entries}
         return {}
 

@@ -421,8 +421,9 @@ def main() -> None:
 def _issue_passes(m: M365Module, items: list, entries: dict, passwords: dict, outcomes: dict) -> dict:
     """Issue a Temporary Access Pass to each item's user (after the reset), and put it in the user's entry.
 
-    A user holds one pass at most: Graph replaces an older pass with the new one. A pass Entra refuses leaves the new password as the credential handed over, when this run set one (nobody is left
-    with a password nobody can read); for a user whose password an earlier run reset, the user fails.
+    A user holds one pass at most: Graph replaces an older pass with the new one. A pass Entra refuses leaves the new
+    password as the credential handed over, when this run set one (nobody is left with a password nobody can read);
+    for a user whose password an earlier run reset, the user fails.
     """
     p = m.params
     found: dict[str, dict] = {}

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from m365emu import seeds
-from test_role import PLAYBOOK, Run, restricted, users_arg
+from test_role import Run, restricted, users_arg
 
 VAULT = 'msp-vault'
 ROB = 'rob@contoso.com'

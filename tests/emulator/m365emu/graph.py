@@ -586,7 +586,7 @@ class GraphService:
             raise GraphError(400, "badRequest", "Invalid IsUsableOnce specified. The Temporary Access Pass policy allows one-time use "
                                                 "passes only.")
         created = utcnow()
-        pass_text = "".join(secrets.choice(TAP_ALPHABET) for _ in range(policy["defaultLength"]))
+        pass_text = "".join(secrets.choice(TAP_ALPHABET) for _position in range(policy["defaultLength"]))
         method = {"@odata.type": TAP_TYPE, "id": str(uuid.uuid4()), "temporaryAccessPass": None,
                   "createdDateTime": created.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), "startDateTime": iso_seconds(start_at or created),
                   "lifetimeInMinutes": lifetime, "isUsableOnce": once}

@@ -70,7 +70,7 @@ def test_set_get_and_versions(emulator, client, kv):
     base = emulator.vault_url(VAULT)
     assert base == f"{emulator.base_url}/vaults/{VAULT}"
     first = _put(client, kv, "rob-password", {"value": STRONG, "contentType": "password", "tags": {"user": "rob"},
-                                               "attributes": {"enabled": True, "exp": 1900000000}})
+                                              "attributes": {"enabled": True, "exp": 1900000000}})
     assert first.status_code == 200, first.text
     body = first.json()
     assert body["value"] == STRONG and body["contentType"] == "password" and body["tags"] == {"user": "rob"}
@@ -189,7 +189,7 @@ def test_list_paging(client, kv):
         assert resp.status_code == 400 and _error(resp)[0] == "BadParameter", bad
     resp = client.vault("GET", VAULT, "secrets?$skiptoken=garbage", kv)
     assert resp.status_code == 400
-    for _ in range(3):
+    for _attempt in range(3):
         _put(client, kv, "user-0", {"value": OTHER})
     page = client.vault("GET", VAULT, "secrets/user-0/versions?maxresults=3", kv).json()
     assert len(page["value"]) == 3 and "/secrets/user-0/versions?" in page["nextLink"]
@@ -198,7 +198,7 @@ def test_list_paging(client, kv):
 
 
 @pytest.mark.parametrize("api_version, status", [(None, 400), ("", 400), ("7.4", 200), ("7.0", 200), ("7.6-preview.1", 200),
-                                                  ("2016-10-01", 400), ("6.0", 400)])
+                                                 ("2016-10-01", 400), ("6.0", 400)])
 def test_api_version(client, kv, api_version, status):
     resp = client.vault("GET", VAULT, "secrets", kv, api_version=api_version)
     assert resp.status_code == status
@@ -342,13 +342,13 @@ def test_faults(emulator, client, kv):
 def test_journal_and_writes(emulator, client, kv):
     mark = emulator.mark()
     created = _put(client, kv, "eve", {"value": STRONG, "contentType": "password", "tags": {"user": "eve"},
-                                        "attributes": {"enabled": True}}).json()
+                                       "attributes": {"enabled": True}}).json()
     client.vault("GET", VAULT, "secrets/eve", kv)
     client.vault("PATCH", VAULT, f"secrets/eve/{created['id'].rsplit('/', 1)[1]}", kv, json={"attributes": {"enabled": False}})
     client.vault("GET", VAULT, "secrets", None)
     entries = [e for e in emulator.journal(mark) if e["service"] == "keyvault"]
     assert [(e["method"], e["write"], e["status"]) for e in entries] == [("PUT", True, 200), ("GET", False, 200), ("PATCH", True, 200),
-                                                                          ("GET", False, 401)]
+                                                                         ("GET", False, 401)]
     assert all(e["tenant"] == T for e in entries)
     assert entries[0]["path"] == f"/vaults/{VAULT}/secrets/eve?api-version=7.4"
     assert entries[0]["shape"] == {"value": "string", "contentType": "string", "tags": {"user": "string"}, "attributes": {"enabled": "boolean"}}

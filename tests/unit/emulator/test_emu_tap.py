@@ -221,7 +221,7 @@ def test_batch_item(emulator, client, token):
     assert journaled["1"]["shape"] == {"lifetimeInMinutes": "number", "isUsableOnce": "boolean"}
     writes = emulator.writes(mark)
     assert [(w["batch_id"], w["status"], w["fields"]) for w in writes] == [("1", 201, ["isUsableOnce", "lifetimeInMinutes"]),
-                                                                            ("2", 400, ["lifetimeInMinutes"])]
+                                                                           ("2", 400, ["lifetimeInMinutes"])]
     assert items["1"]["body"]["temporaryAccessPass"] not in json.dumps(emulator.journal(mark))
 
 

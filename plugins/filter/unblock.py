@@ -74,9 +74,11 @@ def failed_lines(report, limit=None):
     return report_text.failed_lines(_data(report), report_text.FAILED_LINES if limit is None else limit)
 
 
-def job_stats(report, report_file=None):
-    """One tenant's outcome for the job's artifacts: counts, failed users with why, where each credential went."""
-    return _report_text().job_stats(_data(report), report_file)
+def job_stats(report, report_dir=None):
+    """One tenant's outcome for the job's artifacts: counts, failed users with why, where each credential went; the
+    tenant's report is ``<report_dir>/<tenant>.json``."""
+    data = _data(report)
+    return _report_text().job_stats(data, '%s/%s.json' % (report_dir, data.get('tenant')) if report_dir else None)
 
 
 def run_summary(reports):

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 from ansible_collections.m365ops.remediation.plugins.module_utils import remediation as rem
 from ansible_collections.m365ops.remediation.plugins.module_utils import secure_file
+from ansible_collections.m365ops.remediation.plugins.module_utils import vault_text
 from ansible_collections.m365ops.remediation.plugins.module_utils.concurrency import run_concurrently
 from ansible_collections.m365ops.remediation.plugins.module_utils.errors import M365Error
 from ansible_collections.m365ops.remediation.plugins.module_utils.resources import vault_secrets
@@ -58,9 +59,13 @@ class FileTarget:
     name = 'file'
     label = 'the password file'
 
-    def __init__(self, path: str, tenant_guid: t.Callable[[], str | None]) -> None:
+    def __init__(self, path: str, tenant_guid: t.Callable[[], str | None], vault_secret: bytes | None = None,
+                 vault_id: str | None = None) -> None:
         self.path = path
         self.tenant_guid = tenant_guid
+        # With a vault secret the file is kept in Ansible Vault's format (vault_text), never in clear.
+        self.encrypt = (lambda text: vault_text.encrypt(text, vault_secret, vault_id)) if vault_secret else None
+        self.decrypt = (lambda text: vault_text.decrypt(text, vault_secret)) if vault_secret else None
 
     def check(self, check_mode: bool) -> None:
         """Refuse an unsafe file or folder before any request (a missing folder is made, except in check mode)."""
@@ -77,7 +82,7 @@ class FileTarget:
     def write(self, entries: t.Sequence[Entry]) -> dict[str, M365Error]:
         """Merge the entries into the file, all at once; a failure is every entry's."""
         try:
-            document = secure_file.read_json(self.path) or {}
+            document = secure_file.read_json(self.path, self.decrypt) or {}
             tenant_id = self.tenant_guid()
             if document.get('tenant_id') and tenant_id and str(document['tenant_id']).lower() != str(tenant_id).lower():
                 raise M365Error('password_file %s holds the passwords of tenant %s, not of this tenant (%s): give each tenant a '
@@ -93,7 +98,7 @@ class FileTarget:
                 else:
                     users[entry.upn] = {entry.kind: entry.value, 'status': entry.status, 'time': stamp}
                 entry.where = dict(target=self.name, path=self.path)
-            secure_file.write_json(self.path, document)
+            secure_file.write_json(self.path, document, self.encrypt)
         except (M365Error, OSError) as error:
             found = error if isinstance(error, M365Error) else M365Error(
                 'password_file %s: %s' % (self.path, error), service='file', code='write_failed')

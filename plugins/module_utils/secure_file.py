@@ -41,8 +41,9 @@ def check_target(path: str) -> None:
         raise _refuse(path, 'others can read it (mode %o); remove it or chmod 600 it' % stat.S_IMODE(info.st_mode))
 
 
-def read_json(path: str) -> t.Any:
-    """The JSON document at ``path`` (None when absent), opened without following a link."""
+def read_json(path: str, decrypt: t.Callable[[str], str] | None = None) -> t.Any:
+    """The JSON document at ``path`` (None when absent), opened without following a link; its text is first given to
+    ``decrypt`` when one is (a file kept encrypted)."""
     check_target(path)
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, 'O_NOFOLLOW', 0))
@@ -50,6 +51,8 @@ def read_json(path: str) -> t.Any:
         return None
     with os.fdopen(fd, 'r', encoding='utf-8') as handle:
         text = handle.read()
+    if decrypt is not None and text.strip():
+        text = decrypt(text)
     try:
         return json.loads(text) if text.strip() else None
     except ValueError as exc:
@@ -76,9 +79,10 @@ def write_text(path: str, text: str) -> None:
         raise
 
 
-def write_json(path: str, document: t.Any) -> None:
-    """Replace ``path`` atomically with a JSON document, mode 0600."""
-    write_text(path, json.dumps(document, indent=2, sort_keys=True) + '\n')
+def write_json(path: str, document: t.Any, encrypt: t.Callable[[str], str] | None = None) -> None:
+    """Replace ``path`` atomically with a JSON document, mode 0600; given to ``encrypt`` first when one is."""
+    text = json.dumps(document, indent=2, sort_keys=True) + '\n'
+    write_text(path, encrypt(text) if encrypt is not None else text)
 
 
 def make_private_folder(path: str) -> bool:

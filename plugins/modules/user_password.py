@@ -57,6 +57,22 @@ options:
         another tenant's id is refused before any reset.
       - The P(m365ops.remediation.unblock_email#role) role gives each run and tenant a file of its own.
     type: path
+  password_file_encrypt:
+    description:
+      - Keep O(password_file) encrypted with Ansible Vault (AES256), with a vault secret of the run (C(--vault-id),
+        C(--vault-password-file), or a Vault credential in AWX), so that a CI job can keep it as an artifact;
+        C(ansible-vault view) reads it. It is never written in clear.
+    type: bool
+    default: false
+  password_file_vault_id:
+    description:
+      - The vault id of the run's secret that encrypts the file; left out, the first of the run's secrets.
+    type: str
+  password_file_vault_password:
+    description:
+      - The vault secret itself. The module's action fills it in from the run's vault secrets when
+        O(password_file_encrypt=true); give it only to run the module without its action.
+    type: str
   return_passwords:
     description:
       - Return the new passwords in RV(passwords) (and the passes in RV(temporary_access_passes)). The task must set
@@ -252,6 +268,11 @@ def _problems(m: M365Module) -> str | None:
         return 'key_vault_url must be the https URL of a vault, such as https://contoso-handover.vault.azure.net'
     if url and not 1 <= p['key_vault_secret_lifetime'] <= 3650:
         return 'key_vault_secret_lifetime must be between 1 and 3650 days'
+    if p['password_file_encrypt'] and not p['password_file']:
+        return 'password_file_encrypt needs password_file'
+    if p['password_file_encrypt'] and not p['password_file_vault_password']:
+        return ('password_file_encrypt needs a vault secret of the run: give it with --vault-id or --vault-password-file '
+                '(in AWX, a Vault credential on the job template)')
     if p['temporary_access_pass']:
         if not (p['password_file'] or url or p['return_passwords']):
             return ('temporary_access_pass needs somewhere to hand the pass over to: key_vault_url, password_file or '
@@ -266,7 +287,8 @@ def _target(m: M365Module) -> t.Any:
     """The hand-over target the options name (one at most), or None."""
     p = m.params
     if p['password_file']:
-        return handover.FileTarget(p['password_file'], m.tenant_guid)
+        secret = p['password_file_vault_password'].encode('utf-8') if p['password_file_encrypt'] else None
+        return handover.FileTarget(p['password_file'], m.tenant_guid, secret, p['password_file_vault_id'])
     if p['key_vault_url']:
         secrets = vault_secrets.VaultSecrets(m.connection.key_vault(p['key_vault_url'].rstrip('/')), p['key_vault_secret_lifetime'])
         return handover.KeyVaultTarget(secrets, m.tenant_guid, p['run_id'])
@@ -286,6 +308,9 @@ def main() -> None:
         force_change_password_next_sign_in_with_mfa=dict(type='bool', default=False, no_log=False),
         only_if_changed_before=dict(type='str'),
         password_file=dict(type='path', no_log=False),
+        password_file_encrypt=dict(type='bool', default=False, no_log=False),
+        password_file_vault_id=dict(type='str', no_log=False),
+        password_file_vault_password=dict(type='str', no_log=True),
         return_passwords=dict(type='bool', default=False, no_log=False),
         run_id=dict(type='str'),
         temporary_access_pass=dict(type='bool', default=False, no_log=False),

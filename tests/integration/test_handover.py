@@ -172,3 +172,27 @@ def test_tasks_file_takes_each_credential_under_no_log(emulator, tmp_path):
     assert handed['kind'] == 'password' and handed['user'] == ROB and handed['tenant'] == 'localhost'
     assert handed['value'] not in run.output
     assert handed['value'] not in files_under(run.report_dir)
+
+
+def test_password_file_kept_encrypted_with_the_runs_vault_secret(emulator, tmp_path):
+    from ansible.parsing.vault import VaultLib, VaultSecret
+
+    secret_file = tmp_path / 'vault-secret'
+    secret_file.write_text('an admin vault secret\n')
+    secret_file.chmod(0o600)
+    mark = emulator.mark()
+    refused = Run(emulator, tmp_path / 'no-secret', *users_arg(ROB), '-e', 'unblock_email_password_file_encrypt=true')
+    refused.assert_rc(2)
+    assert 'password_file_encrypt needs a vault secret of the run' in refused.output
+    assert [w for w in emulator.writes(mark) if 'passwordProfile' in (w.get('fields') or [])] == []
+
+    run = Run(emulator, tmp_path, *users_arg(ROB), '-e', 'unblock_email_password_file_encrypt=true',
+              '--vault-password-file', str(secret_file))
+    run.assert_rc(0)
+    vaulted = run.password_file().read_text()
+    assert vaulted.startswith('$ANSIBLE_VAULT;1.1;AES256\n')
+    assert not emulator.credential_in(vaulted, seeds.CONTOSO_TENANT_ID, ROB)
+    clear = VaultLib([('default', VaultSecret(b'an admin vault secret'))]).decrypt(vaulted).decode('utf-8')
+    assert json.loads(clear)['users'][ROB]['status'] == 'set'
+    assert emulator.credential_in(clear, seeds.CONTOSO_TENANT_ID, ROB)
+    assert not emulator.credential_in(run.output, seeds.CONTOSO_TENANT_ID, ROB)

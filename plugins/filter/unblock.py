@@ -74,6 +74,18 @@ def failed_lines(report, limit=None):
     return report_text.failed_lines(_data(report), report_text.FAILED_LINES if limit is None else limit)
 
 
+def handover(hosts):
+    """Every new credential the password step of these hosts returned (``return_passwords``), as
+    ``{tenant, user, kind, value}`` in the hosts' order: for the tasks file of ``unblock_email_password_delivery=tasks``."""
+    found = []
+    for host in hosts:
+        result = host.get('_unblock_email_password') or {}
+        for key, kind in (('passwords', 'password'), ('temporary_access_passes', 'temporary_access_pass')):
+            for user, value in sorted((result.get(key) or {}).items()):
+                found.append({'tenant': host.get('inventory_hostname'), 'user': user, 'kind': kind, 'value': value})
+    return found
+
+
 def job_stats(report, report_dir=None):
     """One tenant's outcome for the job's artifacts: counts, failed users with why, where each credential went; the
     tenant's report is ``<report_dir>/<tenant>.json``."""
@@ -104,4 +116,5 @@ class FilterModule:
             'unblock_summary_lines': summary_lines,
             'unblock_failed_lines': failed_lines,
             'unblock_job_stats': job_stats,
+            'unblock_handover': handover,
         }

@@ -212,7 +212,8 @@ results:
       type: dict
       returned: when a credential was handed over
     temporary_access_pass:
-      description: The pass's times and use (C(created), C(start), C(lifetime_minutes), C(usable_once)), never the pass.
+      description: The pass's method id, times and use (C(id), C(created), C(start), C(lifetime_minutes), C(usable_once)), never
+        the pass.
       type: dict
       returned: when a Temporary Access Pass was issued
 passwords:
@@ -414,10 +415,21 @@ def main() -> None:
             outcomes.update(_issue_passes(m, issue, entries, passwords, outcomes))
         if target is not None and entries:
             late = target.write(list(entries.values()))
+            unsent = {}
             for ref, error in late.items():
-                outcomes.setdefault(ref, {})
-                outcomes[ref]['msg'] = '%s; but its entry in %s could not be settled (it stays as written before the reset): %s' % (
-                    outcomes[ref].get('msg') or 'done', target.label, error)
+                outcome = outcomes.setdefault(ref, {})
+                made = outcome.get('temporary_access_pass') or {}
+                if entries[ref].kind == handover.ACCESS_PASS and entries[ref].status == 'set' and made.get('id'):
+                    # A pass nobody was handed is taken back, so that running again issues one that reaches the user.
+                    unsent[ref] = AccessPasses.removal_request(next(i.user['id'] for i in going if i.ref == ref), made['id'])
+                    outcome.update(changed=False, failed=True, error=error.to_dict(),
+                                   msg='the Temporary Access Pass could not be handed over to %s, so it was taken back: %s; run '
+                                       'again once %s takes it' % (target.label, error, target.label))
+                else:
+                    outcome['msg'] = '%s; but its entry in %s could not be settled (it stays as written before the reset): %s' % (
+                        outcome.get('msg') or 'done', target.label, error)
+            if unsent:
+                Users(m.graph).send(unsent)
         for ref, entry in entries.items():
             if entry.status != 'withdrawn' and target is not None:
                 outcomes.setdefault(ref, {})['credential'] = entry.record()
@@ -464,7 +476,7 @@ def _issue_passes(m: M365Module, items: list, entries: dict, passwords: dict, ou
             if not p['return_passwords']:
                 m.protect(body['temporaryAccessPass'])
             entry.kind, entry.value, entry.status = handover.ACCESS_PASS, body['temporaryAccessPass'], 'set'
-            outcome['temporary_access_pass'] = dict(created=body.get('createdDateTime'), start=body.get('startDateTime'),
+            outcome['temporary_access_pass'] = dict(id=body.get('id'), created=body.get('createdDateTime'), start=body.get('startDateTime'),
                                                     lifetime_minutes=body.get('lifetimeInMinutes'),
                                                     usable_once=body.get('isUsableOnce'))
             found[item.ref] = outcome

@@ -113,7 +113,7 @@ def _remediated_earlier(candidates: t.Iterable[t.Any], earlier: dict[str, str | 
 
 def plan(users: list[dict[str, t.Any]], entries: list[dict[str, t.Any]], protected: t.Iterable[str] = (),
          reset_password: bool = True, revoke_sessions: bool = True, containment: t.Iterable[str] = (),
-         earlier: t.Any = None, settings: t.Mapping[str, t.Any] | None = None) -> list[dict[str, t.Any]]:
+         earlier: t.Any = None, settings: t.Mapping[str, t.Any] | None = None, ungated: t.Iterable[str] = ()) -> list[dict[str, t.Any]]:
     """What to do for each user (``user_info`` results) given the Restricted Users list (``restricted_user_info`` entries).
 
     The steps turned on are given by ``reset_password``, ``revoke_sessions`` and ``containment``, or, with
@@ -126,6 +126,9 @@ def plan(users: list[dict[str, t.Any]], entries: list[dict[str, t.Any]], protect
     ``earlier`` maps the lower-case SMTP addresses an earlier run of this collection unblocked in this
     tenant to the time of that run (or lists them): a user off the list with one of them is already
     remediated, any other user off the list has nothing to do.
+
+    A step named in ``ungated`` is to do whatever its gate says: its module decides (the password step with a
+    Temporary Access Pass asked for, whose module also tells whether a pass was issued since the block).
     """
     on = _turned_on(reset_password, revoke_sessions, containment, settings)
     names = registry.planned(on)
@@ -175,7 +178,8 @@ def plan(users: list[dict[str, t.Any]], entries: list[dict[str, t.Any]], protect
             else:
                 item['steps'] = _all_steps('skipped', NOT_RESTRICTED)
         else:
-            item['steps'] = {name: _first(registry.get(name), name in on, user, item['restricted_at']) for name in names}
+            item['steps'] = {name: _first(registry.get(name), name in on, user, item['restricted_at'], name in ungated)
+                             for name in names}
             if user.get('on_premises_sync_enabled') and item['steps']['password']['status'] == 'todo':
                 item['steps']['password'] = _step('failed', 'synchronised from on-premises Active Directory: reset the password '
                                                             'in Active Directory, then run again')
@@ -183,11 +187,11 @@ def plan(users: list[dict[str, t.Any]], entries: list[dict[str, t.Any]], protect
     return block_unsafe_unblocks(items)
 
 
-def _first(step: registry.Step, enabled: bool, user: dict[str, t.Any], restricted_at: t.Any) -> dict[str, str]:
+def _first(step: registry.Step, enabled: bool, user: dict[str, t.Any], restricted_at: t.Any, ungated: bool = False) -> dict[str, str]:
     """A step of a restricted user before anything ran: to do, turned off, or (a gated step) already done since the block."""
     if not enabled:
         return _step('skipped', 'turned off')
-    if step.gate is None or rem.reset_needed(user.get(step.gate.since), restricted_at):
+    if step.gate is None or ungated or rem.reset_needed(user.get(step.gate.since), restricted_at):
         return _step('todo', '')
     return _step('already_done', step.gate.already % user.get(step.gate.since))
 

@@ -196,3 +196,22 @@ def test_password_file_kept_encrypted_with_the_runs_vault_secret(emulator, tmp_p
     assert json.loads(clear)['users'][ROB]['status'] == 'set'
     assert emulator.credential_in(clear, seeds.CONTOSO_TENANT_ID, ROB)
     assert not emulator.credential_in(run.output, seeds.CONTOSO_TENANT_ID, ROB)
+
+
+def test_a_pass_the_vault_did_not_take_is_taken_back_and_the_rerun_issues_one(emulator, tmp_path):
+    """The vault takes the pending entry, then refuses the pass (throttled past every retry): the pass is deleted, rob
+    fails with why; the next run issues a pass that reaches the vault."""
+    args = [*users_arg(ROB), *vault_args(emulator, '-e', 'unblock_email_temporary_access_pass=true')]
+    emulator.set_faults([{'service': 'keyvault', 'path': '/secrets/', 'status': 503, 'after': 1, 'count': 20}])
+    first = Run(emulator, tmp_path, *args, '-e', 'm365_max_retries=0')
+    first.assert_rc(2)
+    rob = first.users()[ROB]
+    assert 'taken back' in rob['steps']['password']['msg']
+    state = emulator.state(seeds.CONTOSO_TENANT_ID)
+    methods = next(u for u in state['users'] if u['userPrincipalName'] == ROB)['authenticationMethods']
+    assert not [m for m in methods if 'temporaryAccessPass' in m['@odata.type']]
+    emulator.clear_faults()
+    again = Run(emulator, tmp_path, *args)
+    again.assert_rc(0)
+    name, versions = rob_secret(emulator)
+    assert emulator.vault_compare(VAULT, name, seeds.CONTOSO_TENANT_ID, ROB, as_='temporary_access_pass') is True

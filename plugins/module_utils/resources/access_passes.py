@@ -46,6 +46,11 @@ class AccessPasses:
             body['lifetimeInMinutes'] = lifetime_minutes
         return dict(method='POST', url=passes_path(user_id), body=body)
 
+    @staticmethod
+    def removal_request(user_id: str, pass_id: str) -> dict[str, t.Any]:
+        """The ``DELETE`` of a pass that could not be handed over (sent again after a timeout: deleting twice is once)."""
+        return dict(method='DELETE', url='%s/%s' % (passes_path(user_id), pass_id), idempotent=True)
+
 
 def refusal(error: t.Any) -> str:
     """Graph's refusal of a pass in words that say what to do: the policy (off, the user not in its targets, the

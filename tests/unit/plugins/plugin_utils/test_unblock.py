@@ -133,3 +133,13 @@ def test_fold_reads_only_the_steps_with_users_left_to_do():
                                   'unblock': {'results': [{'address': 'rob@contoso.com', 'changed': True}]}})
     assert statuses(again[0]) == {'password': 'done', 'sessions': 'done', 'unblock': 'done'}
     assert unblock.fold(again, dict(first, unblock={'results': []})) == again
+
+
+def test_an_ungated_step_is_left_to_its_module():
+    """With a Temporary Access Pass asked for, the password step of a user whose password changed since the block is
+    still to do: the module tells whether a pass was issued since then."""
+    users = [user('ann@contoso.com', last_password_change='2026-11-21T00:00:00Z')]
+    gated = unblock.plan(users, [entry('ann@contoso.com')])[0]
+    assert gated['steps']['password']['status'] == 'already_done'
+    ungated = unblock.plan(users, [entry('ann@contoso.com')], ungated=['password'])[0]
+    assert statuses(ungated) == {'password': 'todo', 'sessions': 'todo', 'unblock': 'todo'}

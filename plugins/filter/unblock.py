@@ -86,11 +86,16 @@ def handover(hosts):
     return found
 
 
-def job_stats(report, report_dir=None):
-    """One tenant's outcome for the job's artifacts: counts, failed users with why, where each credential went; the
-    tenant's report is ``<report_dir>/<tenant>.json``."""
-    data = _data(report)
-    return _report_text().job_stats(data, '%s/%s.json' % (report_dir, data.get('tenant')) if report_dir else None)
+def job_stats(reports, report_dir=None):
+    """Each tenant's outcome for the job's artifacts, by tenant: counts, failed users with why, where each credential
+    went; the tenant's report is ``<report_dir>/<tenant>.json``. Each report is read once and let go before the next
+    (a report of a thousand users is megabytes)."""
+    report_text = _report_text()
+    found = {}
+    for report in reports if isinstance(reports, (list, tuple)) else [reports]:
+        data = _data(report)
+        found[data.get('tenant')] = report_text.job_stats(data, '%s/%s.json' % (report_dir, data.get('tenant')) if report_dir else None)
+    return found
 
 
 def run_summary(reports):

@@ -205,12 +205,11 @@ results:
       returned: when the user failed with a service error
     credential:
       description:
-        - Where the user's new credential went, never the credential itself.
-        - C(target) is V(key_vault), V(file) or V(result); C(kind) V(password) or V(temporary_access_pass); C(status)
-          V(set), or V(unknown) when the reset may or may not have been applied; for a vault C(vault), C(secret) and
-          C(version), for a file C(path).
+        - Where the user's new credential went in the vault, never the credential itself (a file's is RV(password_file)).
+        - C(target) V(key_vault), C(vault), C(secret) and C(version); C(kind) V(password) or V(temporary_access_pass);
+          C(status) V(set), or V(unknown) when the reset may or may not have been applied.
       type: dict
-      returned: when a credential was handed over
+      returned: when a credential was handed over to Key Vault
     temporary_access_pass:
       description: The pass's method id, times and use (C(id), C(created), C(start), C(lifetime_minutes), C(usable_once)), never
         the pass.
@@ -430,8 +429,10 @@ def main() -> None:
                         outcome.get('msg') or 'done', target.label, error)
             if unsent:
                 Users(m.graph).send(unsent)
+        # Where each user's credential went, for a vault (its secret and version): a file is one for all, the
+        # result's password_file, and a record per user would cost a run of thousands of users time and memory.
         for ref, entry in entries.items():
-            if entry.status != 'withdrawn' and target is not None:
+            if entry.status != 'withdrawn' and isinstance(target, handover.KeyVaultTarget):
                 outcomes.setdefault(ref, {})['credential'] = entry.record()
         return outcomes
 

@@ -295,10 +295,14 @@ def handed_over_lines(reports: t.Iterable[dict[str, t.Any]]) -> list[str]:
                 str(record.get('target')), "the task's result")
             kinds = places.setdefault((where, str(record.get('target'))), {})
             kinds[record.get('kind') or 'password'] = kinds.get(record.get('kind') or 'password', 0) + 1
+        done = sum(1 for user in report.get('users') or () if (user.get('steps') or {}).get('password', {}).get('status') == 'done')
+        if report.get('password_file') and done:
+            kinds = places.setdefault(('file %s' % report['password_file'], 'file'), {})
+            kinds['credential'] = kinds.get('credential', 0) + done
     lines = []
     for (where, target), kinds in sorted(places.items()):
-        what = ' and '.join('%d %s' % (count, 'Temporary Access Pass(es)' if kind == 'temporary_access_pass' else 'password(s)')
-                            for kind, count in sorted(kinds.items()))
+        labels = {'temporary_access_pass': 'Temporary Access Pass(es)', 'credential': 'credential(s)'}
+        what = ' and '.join('%d %s' % (count, labels.get(kind, 'password(s)')) for kind, count in sorted(kinds.items()))
         hint = ' (a secret per user, tagged with the user and the run)' if target == 'key_vault' else ''
         lines.append('New credentials: %s in %s%s; hand them to the users by phone or in person, never by e-mail.' % (what, where, hint))
     return lines
@@ -340,6 +344,7 @@ def job_stats(report: dict[str, t.Any], report_file: str | None = None, limit: i
         'failed_users': failed,
         'failed_users_not_named': max(0, counts.get('failed', 0) - len(failed)),
         'credentials': credentials,
+        'password_file': report.get('password_file'),
         'report': report_file,
         'run': (report.get('run') or {}).get('id') if isinstance(report.get('run'), dict) else None,
     }

@@ -311,7 +311,7 @@ def _unread(asked: t.Iterable[t.Any], error: str) -> list[dict[str, t.Any]]:
 
 def tenant_report(items: list[dict[str, t.Any]], tenant: str, tenant_id: str | None, check_mode: bool,
                   error: str | None = None, generated_at: str | None = None, asked: t.Iterable[str] | None = None,
-                  run: dict[str, t.Any] | None = None) -> dict[str, t.Any]:
+                  run: dict[str, t.Any] | None = None, password_file: str | None = None) -> dict[str, t.Any]:
     """The report of one tenant: every user with every step, and the counts. Never a password or token.
 
     ``asked`` are the users the run asked for (none: the whole tenant) and ``run`` the run's ``id``,
@@ -352,6 +352,8 @@ def tenant_report(items: list[dict[str, t.Any]], tenant: str, tenant_id: str | N
         'steps': names,
         'generated_at': generated_at or rem.isoformat(rem.utcnow()),
         'run': run,
+        # The file the new credentials of the tenant went to (the password step's password_file), when there is one.
+        'password_file': password_file,
         'error': error,
         'list_read': list_read,
         'failed': bool(error) or counts['failed'] > 0,

@@ -178,10 +178,11 @@ def test_summary_says_where_the_new_credentials_went():
     vault = {'target': 'key_vault', 'vault': 'https://v.vault.azure.net', 'secret': 's', 'kind': 'password', 'status': 'set'}
     report = {'users': [{'credential': vault}, {'credential': dict(vault, kind='temporary_access_pass')},
                         {'credential': dict(vault, status='withdrawn')}, {'credential': None},
-                        {'credential': {'target': 'file', 'path': '/p/x.json', 'kind': 'password', 'status': 'unknown'}}]}
+                        {'steps': {'password': {'status': 'done'}}}],
+              'password_file': '/p/x.json'}
     lines = report_text.handed_over_lines([report])
     assert lines == [
         'New credentials: 1 password(s) and 1 Temporary Access Pass(es) in Key Vault https://v.vault.azure.net (a secret per '
         'user, tagged with the user and the run); hand them to the users by phone or in person, never by e-mail.',
-        'New credentials: 1 password(s) in file /p/x.json; hand them to the users by phone or in person, never by e-mail.',
+        'New credentials: 1 credential(s) in file /p/x.json; hand them to the users by phone or in person, never by e-mail.',
     ]

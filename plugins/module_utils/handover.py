@@ -136,7 +136,7 @@ class KeyVaultTarget:
 
     def _write_one(self, entry: Entry, tenant: str) -> None:
         name = vault_secrets.secret_name(tenant, entry.upn)
-        now = vault_secrets.now_utc()
+        now = rem.utcnow()
         tags = vault_secrets.tags(tenant, entry.upn, self.run, entry.kind, entry.status, now)
         version, holds_value = self.versions.get(entry.ref, (None, False))
         if entry.status == 'withdrawn':

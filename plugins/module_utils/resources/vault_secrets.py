@@ -98,8 +98,3 @@ class VaultSecrets:
     def probe(self) -> None:
         """Read one secret's name (never a value): the vault answers, and the token and the app's role let it list."""
         self.client.list_secrets(1)
-
-
-def now_utc() -> datetime:
-    """The current time, UTC."""
-    return datetime.now(timezone.utc)

@@ -19,6 +19,7 @@ from ansible_collections.m365ops.remediation.plugins.module_utils.transport impo
     RETRY_STATUSES,
     Attempts,
     backoff_delay,
+    header_value,
     may_retry,
     parse_retry_after,
     response_json,
@@ -27,20 +28,6 @@ from ansible_collections.m365ops.remediation.plugins.module_utils.transport impo
 BATCH_LIMIT = 20
 # The error codes with which Graph refuses a token (expired or revoked in the middle of a call).
 TOKEN_ERRORS = frozenset(("InvalidAuthenticationToken", "CompactToken_ValidationFailed", "TokenExpired"))
-
-
-def _header(headers: Any, name: str) -> str | None:
-    """A header value by case-insensitive name from a requests or plain dict."""
-    if not headers:
-        return None
-    value = headers.get(name) if hasattr(headers, "get") else None
-    if value is not None:
-        return value
-    lower = name.lower()
-    for key, val in dict(headers).items():
-        if str(key).lower() == lower:
-            return val
-    return None
 
 
 def graph_error(status: int | None, body: Any, headers: Any = None, text: str | None = None,
@@ -59,7 +46,7 @@ def graph_error(status: int | None, body: Any, headers: Any = None, text: str | 
             request_id = inner.get("request-id") or inner.get("requestId")
         if error.get("details"):
             details = error.get("details")
-    request_id = request_id or _header(headers, "request-id") or _header(headers, "client-request-id")
+    request_id = request_id or header_value(headers, "request-id") or header_value(headers, "client-request-id")
     if not message:
         snippet = " ".join((text or "").split())[:200]
         message = f"HTTP {status}" + (f": {snippet}" if snippet else " with no error details")
@@ -75,7 +62,7 @@ def decode_response(response: Any, service: str = "graph") -> Any:
     if text and body is None:
         raise M365Error(f"HTTP {response.status_code} with a body that is not JSON: {' '.join(text.split())[:200]}",
                         service=service, status=response.status_code, code="invalid_response",
-                        request_id=_header(response.headers, "request-id"))
+                        request_id=header_value(response.headers, "request-id"))
     return body
 
 
@@ -139,7 +126,7 @@ class GraphClient(ServiceClient):
         if code:
             return code in TOKEN_ERRORS
         # No body: fall back on the WWW-Authenticate challenge.
-        challenge = (_header(response.headers, "WWW-Authenticate") or "").lower()
+        challenge = (header_value(response.headers, "WWW-Authenticate") or "").lower()
         return "invalid_token" in challenge or not challenge
 
     def send(self, method: str, url: str, *, json: Any = None, idempotent: bool | None = None,
@@ -249,7 +236,7 @@ class GraphClient(ServiceClient):
                         results[result.id] = result
                         if result.status and may_retry(result.status, idempotent=item["method"] in IDEMPOTENT_METHODS or item["id"] in repeatable):
                             retry.append(item)
-                            seconds = parse_retry_after(_header(result.headers, "Retry-After"))
+                            seconds = parse_retry_after(header_value(result.headers, "Retry-After"))
                             if seconds is not None:
                                 delays.append(min(seconds, retry_after_max))
                         elif result.status == 401 and not refreshed and _item_token_rejected(result):

@@ -19,7 +19,7 @@ from urllib.parse import quote, urlsplit
 
 from ansible_collections.m365ops.remediation.plugins.module_utils.errors import M365Error
 from ansible_collections.m365ops.remediation.plugins.module_utils.service import ServiceClient
-from ansible_collections.m365ops.remediation.plugins.module_utils.transport import RETRY_STATUSES, response_json
+from ansible_collections.m365ops.remediation.plugins.module_utils.transport import RETRY_STATUSES, header_value, response_json
 
 API_VERSION = "7.4"
 VAULT_RESOURCE = "https://vault.azure.net"
@@ -56,11 +56,6 @@ def challenge_tenant(header: str | None) -> str | None:
     return segment.lower() or None
 
 
-def _header(response: Any, name: str) -> str | None:
-    headers = getattr(response, "headers", None) or {}
-    return headers.get(name)
-
-
 def vault_error(response: Any, vault_url: str, action: str, tenant: str | None) -> M365Error:
     """The M365Error for a Key Vault error answer, worded for the admin who must fix it."""
     text, body = response_json(response)
@@ -69,12 +64,12 @@ def vault_error(response: Any, vault_url: str, action: str, tenant: str | None) 
     inner = error.get("innererror") or error.get("innerError") or {}
     code = (inner.get("code") if isinstance(inner, dict) else None) or error.get("code")
     said = " ".join(str(error.get("message") or text or "").split())[:300]
-    request_id = _header(response, "x-ms-request-id")
+    request_id = header_value(response.headers, "x-ms-request-id")
     if status == 403:
         message = (f"Key Vault {vault_url} refused to {action}: the app holds no role on the vault that allows it; "
                    f"assign it the role {WRITER_ROLE} on the vault (Key Vault said: {said or 'Forbidden'})")
     elif status == 401:
-        named = challenge_tenant(_header(response, "WWW-Authenticate"))
+        named = challenge_tenant(header_value(response.headers, "WWW-Authenticate"))
         if named and tenant and named != tenant.lower():
             message = (f"Key Vault {vault_url} belongs to tenant {named}, not to tenant {tenant} the token came from: "
                        f"set key_vault_tenant_id to {named} (with key_vault_client_id and its secret or certificate "
@@ -110,7 +105,7 @@ class KeyVaultClient(ServiceClient):
 
     def token_rejected(self, response: Any) -> bool:
         """A 401 about the token itself; a challenge naming another tenant is not (a new token cannot help)."""
-        named = challenge_tenant(_header(response, "WWW-Authenticate"))
+        named = challenge_tenant(header_value(response.headers, "WWW-Authenticate"))
         ours = self.token_tenant()
         return not (named and ours and named != ours)
 

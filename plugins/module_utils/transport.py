@@ -434,6 +434,20 @@ class Transport:
         return MsalHttpClient(self)
 
 
+def header_value(headers: Any, name: str) -> str | None:
+    """A header value by case-insensitive name, from a response's headers or a plain dict (a ``$batch`` item's)."""
+    if not headers:
+        return None
+    value = headers.get(name) if hasattr(headers, "get") else None
+    if value is not None:
+        return value
+    lower = name.lower()
+    for key, val in dict(headers).items():
+        if str(key).lower() == lower:
+            return val
+    return None
+
+
 def response_json(response: Any) -> tuple[str, Any]:
     """A response's text and its JSON body (None when empty or not JSON); never raises."""
     text = response.text if response.content else ""

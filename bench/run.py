@@ -56,6 +56,10 @@ class Measure:
     correct: bool
     detail: str = ''
     log_tail: str = ''
+    # CPU seconds (user + system): ansible-playbook with its forks, and the emulator. Less swayed than the wall
+    # time by a host whose speed changes from run to run, and the way to tell what a change cost.
+    playbook_cpu_s: float = 0.0
+    emulator_cpu_s: float = 0.0
 
 
 @dataclass
@@ -150,9 +154,12 @@ def inventory(seed: dict, path: Path) -> None:
 
 
 def run_playbook(playbook: Path, emulator: EmulatorProcess, inv: Path, forks: int, workdir: Path,
-                 extra: tuple[str, ...] = ()) -> tuple[float, int, PeakMemory, str]:
-    """Run one playbook; wall seconds, return code, the memory sampler, output tail."""
+                 extra: tuple[str, ...] = ()) -> tuple[float, float, int, PeakMemory, str]:
+    """Run one playbook; wall seconds, CPU seconds of its process tree, return code, the memory sampler, output tail."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(('ANSIBLE_', 'AZURE_'))}
+    # BENCH_ANSIBLE_X=v is passed on as ANSIBLE_X=v (a callback that times the tasks, say); the rest of the
+    # caller's Ansible settings are left out.
+    env.update({k[len('BENCH_'):]: v for k, v in os.environ.items() if k.startswith('BENCH_ANSIBLE_')})
     env.update(emulator.env())
     env.update(ANSIBLE_COLLECTIONS_PATH=str(ROOT / '.tmp' / 'collections'), ANSIBLE_HOST_KEY_CHECKING='false',
                ANSIBLE_LOCALHOST_WARNING='false', ANSIBLE_HOME=str(workdir / 'ansible-home'), ANSIBLE_NOCOLOR='1')
@@ -165,11 +172,21 @@ def run_playbook(playbook: Path, emulator: EmulatorProcess, inv: Path, forks: in
         proc = subprocess.Popen(command, env=env, cwd=str(workdir), stdout=out, stderr=subprocess.STDOUT)  # pylint: disable=consider-using-with
         memory = PeakMemory(proc.pid)
         memory.start()
-        rc = proc.wait()
+        # wait4 counts the CPU of the whole tree that ansible-playbook waited for (its forks and their modules).
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = rc = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - start
+    cpu = usage.ru_utime + usage.ru_stime
     memory.done.set()
     memory.join()
-    return wall, rc, memory, log.read_text(encoding='utf-8')[-3000:]
+    return wall, cpu, rc, memory, log.read_text(encoding='utf-8')[-3000:]
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) one running process has used so far, from /proc/<pid>/stat."""
+    with open(f'/proc/{pid}/stat', encoding='ascii') as handle:
+        fields = handle.read().rsplit(')', 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
 
 
 def remediated(emulator: EmulatorProcess, seed: dict) -> tuple[bool, str]:
@@ -190,16 +207,17 @@ def measure(playbook: Path, emulator: EmulatorProcess, seed: dict, forks: int, w
     """Reset the emulator to the seed, run the playbook, count what it cost and check it did the work."""
     emulator.reset(seed)
     emulator.set_faults([LATENCY])
-    before = emulator.stats()
-    wall, rc, memory, tail = run_playbook(playbook, emulator, workdir / 'inventory.json', forks, workdir, extra)
-    after = emulator.stats()
+    before, emulator_before = emulator.stats(), process_cpu(emulator.pid)
+    wall, cpu, rc, memory, tail = run_playbook(playbook, emulator, workdir / 'inventory.json', forks, workdir, extra)
+    after, emulator_cpu = emulator.stats(), process_cpu(emulator.pid) - emulator_before
     correct, detail = remediated(emulator, seed)
     # Every answer that asked to slow down: 429s (requests and $batch items) and Exchange's plain-text refusals
     # that came with another status.
     throttled = sum(after.get(k, 0) - before.get(k, 0) for k in ('throttled_429', 'batch_items_429', 'refusals_not_429'))
     return Measure(wall_s=round(wall, 2), requests=after['requests'] - before['requests'], throttled=throttled,
                    controller_rss_mb=round(memory.main_peak_kb / 1024, 1), tree_pss_mb=round(memory.peak_kb / 1024, 1),
-                   rc=rc, correct=correct and rc == 0, detail=detail, log_tail='' if rc == 0 else tail)
+                   rc=rc, correct=correct and rc == 0, detail=detail, log_tail='' if rc == 0 else tail,
+                   playbook_cpu_s=round(cpu, 1), emulator_cpu_s=round(emulator_cpu, 1))
 
 
 LATENCY: dict = {}
@@ -234,9 +252,9 @@ def run_scenario(scenario: Scenario, args: argparse.Namespace) -> Row:
 
 def table(rows: list[Row]) -> str:
     """The results as a Markdown table."""
-    lines = ['| scenario | tenants × users | run | wall s | requests | throttled | controller RSS MB | all processes PSS MB | correct | A/B '
+    lines = ['| scenario | tenants × users | run | wall s | requests | throttled | CPU s playbook / emulator | controller RSS MB | all processes PSS MB | correct | A/B '
              '| B/floor (floor s) |',
-             '|---|---|---|---|---|---|---|---|---|---|---|']
+             '|---|---|---|---|---|---|---|---|---|---|---|---|']
     for row in rows:
         runs = [('B collection', row.collection)]
         if row.baseline:
@@ -245,7 +263,7 @@ def table(rows: list[Row]) -> str:
             ratio = {'B collection': row.ratios.get('A/B', ''), "B' collection, A's steps only": row.ratios.get("A/B'", '')}.get(label, '')
             floor = f"{row.ratios['B/floor']} ({row.floor_s})" if label == 'B collection' else ''
             lines.append(f'| {row.scenario} | {row.tenants} × {row.users_per_tenant} | {label} | {m.wall_s} | {m.requests} | '
-                         f'{m.throttled} | {m.controller_rss_mb} | {m.tree_pss_mb} | {"yes" if m.correct else "NO " + m.detail[:80]} | {ratio} | {floor} |')
+                         f'{m.throttled} | {m.playbook_cpu_s} / {m.emulator_cpu_s} | {m.controller_rss_mb} | {m.tree_pss_mb} | {"yes" if m.correct else "NO " + m.detail[:80]} | {ratio} | {floor} |')
     return '\n'.join(lines)
 
 

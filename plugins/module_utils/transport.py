@@ -2,7 +2,7 @@
 # Copyright (c) m365ops.remediation contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""HTTPS transport shared by the token, Graph and Exchange clients: one session, one retry rule.
+"""HTTPS transport shared by the token, Graph and Exchange clients: one connection pool, one retry rule.
 
 Retry rule
 ----------
@@ -23,14 +23,19 @@ It is never retried after a 504 (the gateway gave up, the back end may have fini
 timeout or a connection dropped after the request was sent (the outcome is unknown), nor after any
 other 4xx or 5xx. Those answers go back to the caller, who reports them.
 
-Certificate verification
-------------------------
-``verify`` is passed explicitly on every call. requests replaces a ``verify`` of ``True``/``None``
-with ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` from the environment (see
-``requests.Session.merge_environment_settings``) but keeps an explicit CA path or ``False``; a session
-attribute, on the other hand, loses to the environment. So an explicit ``ca_bundle`` always wins, while
-``verify=True`` keeps requests' usual default trust (which honours those variables, as corporate hosts
-with TLS inspection expect). ``trust_env`` stays on so that proxy variables keep working.
+Certificate verification and proxies
+------------------------------------
+Requests go through requests' HTTPAdapter (its connection pool, exceptions and responses), prepared as a
+``requests.Session`` prepares them, without a session: a session reads the whole environment on every request
+(its proxy variables, then ``~/.netrc``, whose login would replace the ``Authorization`` header), which cost
+about a third of a request's CPU. The transport reads the environment once instead, and passes ``verify`` and
+``proxies`` explicitly on every call:
+
+* ``verify``: an explicit CA path or ``False`` is used as given, whatever the environment says
+  (through a session, ``REQUESTS_CA_BUNDLE`` would override it); ``True`` means requests' usual default trust,
+  which honours ``REQUESTS_CA_BUNDLE`` or else ``CURL_CA_BUNDLE``, as corporate hosts with TLS inspection expect.
+* ``proxies``: requests' own reading of ``HTTPS_PROXY``, ``HTTP_PROXY``, ``ALL_PROXY`` and ``NO_PROXY``
+  (``requests.utils.get_environ_proxies``), at the first request to each scheme and host.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from __future__ import annotations
 import datetime
 import email.utils
 import math
+import os
 import random
 import threading
 import time
@@ -50,7 +56,9 @@ from ansible_collections.m365ops.remediation.plugins.module_utils.errors import 
 try:
     import requests
     import requests.adapters
+    import requests.cookies
     import requests.exceptions
+    import requests.utils
     import urllib3.exceptions
 except ImportError:
     requests = None
@@ -299,7 +307,7 @@ class AdaptiveLimit:
 
 
 class Transport:
-    """One requests session with a retry rule, shared by every client (and by worker threads)."""
+    """One connection pool with a retry rule, shared by every client (and by worker threads)."""
 
     def __init__(
         self,
@@ -318,23 +326,28 @@ class Transport:
                 service="transport", code="missing_library", details=REQUESTS_IMPORT_ERROR,
             )
         self.verify = verify
+        # What verify=True means here: the bundle the environment names, read once (see above).
+        self.trust = _default_trust(verify)
         self.timeout = timeout
         self.retry = retry if retry is not None else RetryPolicy()
         self.sleep = sleep
         self.rng = rng if rng is not None else random.Random()
         self.stats = TransportStats()
         self.limits: dict[str, AdaptiveLimit] = {}
-        self.session = requests.Session()
-        adapter = requests.adapters.HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size)
-        self.session.mount("https://", adapter)
-        self.session.mount("http://", adapter)
-        self.session.headers["User-Agent"] = user_agent
-        # Kept so that the adapter-level verify is right too; per-call verify is what actually wins.
-        self.session.verify = verify
+        # One connection pool for every client, used through requests' own adapter: a request is prepared and sent
+        # the way ``requests.Session`` does it (default headers, cookies, the same exceptions and responses), without
+        # what a session adds on each call and this transport does not use (environment, hooks, redirects), which
+        # cost about half a request's CPU.
+        self.adapter = requests.adapters.HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size)
+        self.headers = requests.utils.default_headers()
+        self.headers["User-Agent"] = user_agent
+        self.cookies = requests.cookies.RequestsCookieJar()
+        # The environment is read here, once (see "Certificate verification and proxies" above).
+        self._proxies: dict[str, dict[str, str]] = {}
 
     def close(self) -> None:
         """Close pooled connections."""
-        self.session.close()
+        self.adapter.close()
 
     def __enter__(self) -> "Transport":
         return self
@@ -350,12 +363,27 @@ class Transport:
         self.stats.add("sleep_seconds", seconds)
         self.sleep(seconds)
 
-    def send(self, method: str, url: str, **kwargs: Any):
-        """One attempt, no retry: verify and timeout are always explicit."""
-        kwargs["verify"] = self.verify
-        if kwargs.get("timeout") is None:
-            kwargs["timeout"] = self.timeout
-        return self.session.request(method, url, **kwargs)
+    def proxies(self, url: str) -> dict[str, str]:
+        """The proxies the environment names for ``url`` (none when ``NO_PROXY`` covers its host), read once per
+        scheme and host."""
+        scheme, _, rest = url.partition("://")
+        key = scheme.lower() + "://" + rest.split("/", 1)[0].lower()
+        found = self._proxies.get(key)
+        if found is None:
+            found = self._proxies[key] = requests.utils.get_environ_proxies(url, no_proxy=None)
+        return found
+
+    def send(self, method: str, url: str, *, headers: dict[str, str] | None = None, params: Any = None, json: Any = None,
+             data: Any = None, timeout: float | None = None, **ignored: Any):
+        """One attempt, no retry and no redirect: verify, proxies and timeout are always explicit."""
+        request = requests.Request(method, url, headers=dict(self.headers, **(headers or {})), params=params, json=json,
+                                   data=data, cookies=self.cookies).prepare()
+        response = self.adapter.send(request, timeout=self.timeout if timeout is None else timeout, verify=self.trust,
+                                     proxies=self.proxies(url))
+        requests.cookies.extract_cookies_to_jar(self.cookies, request, response.raw)
+        # Read now, as a session does: the connection goes back to the pool.
+        response.content  # pylint: disable=pointless-statement
+        return response
 
     def request(
         self,
@@ -389,10 +417,7 @@ class Transport:
             epoch = limit.acquire() if limit else 0
             throttled = busy = False
             try:
-                response = self.send(
-                    method, url, headers=headers, params=params, json=json, data=data,
-                    timeout=timeout, allow_redirects=False,
-                )
+                response = self.send(method, url, headers=headers, params=params, json=json, data=data, timeout=timeout)
                 busy = refused is not None and response.status_code not in REFUSED_STATUSES and refused(response)
                 throttled = response.status_code == 429 or busy
             except requests.exceptions.SSLError as exc:
@@ -430,8 +455,16 @@ class Transport:
         return self.limits[service]
 
     def msal_http_client(self) -> "MsalHttpClient":
-        """An ``http_client`` for msal that uses this session and passes ``verify`` on every call."""
+        """An ``http_client`` for msal that sends through this transport (its pool, ``verify`` and proxies)."""
         return MsalHttpClient(self)
+
+
+def _default_trust(verify: bool | str) -> bool | str:
+    """``verify`` as requests would settle it from the environment: a CA path or ``False`` as given; ``True`` (or
+    nothing) is the bundle ``REQUESTS_CA_BUNDLE`` or ``CURL_CA_BUNDLE`` names, if any."""
+    if verify is True or verify is None:
+        return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+    return verify
 
 
 def header_value(headers: Any, name: str) -> str | None:
@@ -517,4 +550,4 @@ class MsalHttpClient:
         return self._call("POST", url, params=params, data=data, headers=headers, **kwargs)
 
     def close(self) -> None:
-        """The session belongs to the Transport: nothing to close here."""
+        """The pool belongs to the Transport: nothing to close here."""

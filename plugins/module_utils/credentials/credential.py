@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
+import time
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
@@ -44,6 +45,9 @@ except ImportError:
 _AADSTS_RE = re.compile(r"AADSTS\d+:[^\"\\\r\n]*")
 _TRAILER_RE = re.compile(r"\s+Trace ID:")
 _TRANSIENT_AUTH_ERRORS = frozenset(("temporarily_unavailable", "server_error"))
+# A token msal gave is used without asking msal again until this many seconds before it expires (msal itself
+# counts a token as expired 5 minutes early).
+HELD_MARGIN = 600
 
 
 def _first_line(text: str | None) -> str:
@@ -117,6 +121,10 @@ class MsalCredential(Credential):
         self._validated = False
         # The last token checked against the named tenant, per resource: a token is checked once.
         self._checked_tokens: dict[str, str] = {}
+        # Per resource, the token in use and until when (time.monotonic()) it is used without asking msal: every
+        # request needs a token, and msal's cache lookup (under the application's lock, shared by every thread)
+        # cost each request more than its own headers.
+        self._held: dict[str, tuple[str, float]] = {}
 
     # Subclasses provide these two.
     def _client_credential(self) -> Any:
@@ -225,10 +233,22 @@ class MsalCredential(Credential):
             if self._checked_tokens.get(resource) != token:
                 check_token_tenant(token, self.tenant_id, self._expected_tenant(app))
                 self._checked_tokens[resource] = token
+            self._hold(resource, token, result.get("expires_in"))
             return token
         error = result.get("error") or "token_request_failed"
         message = _first_line(result.get("error_description")) or f"Token request for {resource} failed: {error}"
         self._raise_token_error(error, message, result)
+
+    def _hold(self, resource: str, token: str, expires_in: Any) -> None:
+        """Keep ``token`` for ``resource`` until HELD_MARGIN seconds before it expires (not at all when it is that near)."""
+        try:
+            left = float(expires_in) - HELD_MARGIN
+        except (TypeError, ValueError):
+            left = 0.0
+        if left > 0:
+            self._held[resource] = (token, time.monotonic() + left)
+        else:
+            self._held.pop(resource, None)
 
     def _expected_tenant(self, app: Any) -> str | None:
         """The GUID this credential's tokens must carry: the tenant_id itself, or what discovery said of a domain."""
@@ -249,11 +269,15 @@ class MsalCredential(Credential):
         )
 
     def get_token(self, resource: str) -> str:
+        held = self._held.get(resource)
+        if held is not None and time.monotonic() < held[1]:
+            return held[0]
         entry = self._entry()
         with entry.lock:
             return self._acquire(entry.app, resource)
 
     def refresh(self, resource: str, rejected: str) -> str:
+        self._held.pop(resource, None)
         entry = self._entry()
         with entry.lock:
             token = self._acquire(entry.app, resource)

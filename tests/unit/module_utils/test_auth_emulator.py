@@ -26,6 +26,7 @@ from ansible_collections.m365ops.remediation.plugins.module_utils.credentials.cl
 from ansible_collections.m365ops.remediation.plugins.module_utils.credentials.client_secret import ClientSecretCredential
 from ansible_collections.m365ops.remediation.plugins.module_utils.credentials.federated_token import FederatedTokenCredential
 from ansible_collections.m365ops.remediation.plugins.module_utils.errors import M365Error
+from ansible_collections.m365ops.remediation.plugins.module_utils.credentials.credential import HELD_MARGIN
 from ansible_collections.m365ops.remediation.plugins.module_utils.graph import GraphClient
 from ansible_collections.m365ops.remediation.plugins.module_utils.resources.users import Users
 from ansible_collections.m365ops.remediation.plugins.module_utils.transport import Transport
@@ -269,3 +270,18 @@ def test_get_token_is_thread_safe_across_resources(emulator, credential):
         thread.join()
     assert not errors
     assert len(token_posts(emulator)) == 2
+
+
+def test_a_token_is_held_until_ten_minutes_before_it_expires(emulator, credential):
+    token = credential.get_token(GRAPH_RESOURCE)
+    held, until = credential._held[GRAPH_RESOURCE]  # pylint: disable=protected-access
+    assert held == token
+    # The emulator's tokens last 3599 s, as Entra ID's usually do.
+    assert 3599 - HELD_MARGIN - 30 < until - time.monotonic() <= 3599 - HELD_MARGIN
+    mark = emulator.mark()
+    assert {credential.get_token(GRAPH_RESOURCE) for _ in range(50)} == {token}
+    assert emulator.journal(mark) == []
+    # A token that near its end, or without a lifetime, is not held: msal is asked each time.
+    for expires_in in (HELD_MARGIN, 30, None, "soon"):
+        credential._hold(GRAPH_RESOURCE, token, expires_in)  # pylint: disable=protected-access
+        assert GRAPH_RESOURCE not in credential._held  # pylint: disable=protected-access

@@ -12,6 +12,7 @@ import argparse
 import json
 import math
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -291,19 +292,58 @@ def plot(rows: list[Row], path: Path) -> None:
     fig.savefig(path, dpi=100)
 
 
-def update_readme(rows: list[Row], args: argparse.Namespace, started: str) -> None:
+def update_readme(rows: list[Row], args: argparse.Namespace, started: str, compared: str = '') -> None:
     """Replace the results section of bench/README.md with this run's figures."""
     readme = ROOT / 'bench' / 'README.md'
     text = readme.read_text(encoding='utf-8')
     begin, end = '<!-- results:begin -->', '<!-- results:end -->'
     body = (f'{begin}\nRun of {started} (`{" ".join(["scripts/bench.sh"] + args.argv)}`), latency {args.latency_ms} ± '
             f'{args.jitter_ms} ms on every request, forks = tenants, on this machine ({os.cpu_count()} cores).\n\n'
-            f'{table(rows)}\n\n![curve](results/curve.png)\n{end}')
+            f'{table(rows)}\n\n' + (f'Against {args.against}, measured in turn in the same run:\n\n{compared}\n\n' if compared else '')
+            + f'![curve](results/curve.png)\n{end}')
     if begin in text:
         text = text[:text.index(begin)] + body + text[text.index(end) + len(end):]
     else:
         text += '\n' + body + '\n'
     readme.write_text(text, encoding='utf-8')
+
+
+def reference_tree(revision: str, into: Path) -> Path:
+    """The repository at git ``revision``, unpacked into ``into``, with the collections path its benchmark uses."""
+    tree = into / 'reference'
+    tree.mkdir()
+    archive = subprocess.run(['git', '-C', str(ROOT), 'archive', '--format=tar', revision], check=True, capture_output=True).stdout
+    subprocess.run(['tar', '-x', '-C', str(tree)], input=archive, check=True)
+    namespace = tree / '.tmp' / 'collections' / 'ansible_collections' / 'm365ops'
+    namespace.mkdir(parents=True)
+    (namespace / 'remediation').symlink_to(tree)
+    return tree
+
+
+def measure_reference(tree: Path, name: str, args: argparse.Namespace) -> dict[str, dict]:
+    """The reference's own benchmark of scenario ``name`` (its playbook, its emulator, this Python), the collection
+    only: each sub-scenario's measure of B, as its results file gives it."""
+    command = [sys.executable, str(tree / 'bench' / 'run.py'), name, '--no-baseline', '--no-readme',
+               '--latency-ms', str(args.latency_ms), '--jitter-ms', str(args.jitter_ms)]
+    subprocess.run(command, cwd=str(tree), check=False, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    results = tree / 'bench' / 'results' / 'latest.json'
+    if not results.exists():
+        return {}
+    rows = json.loads(results.read_text(encoding='utf-8'))['rows']
+    results.unlink()
+    return {row['scenario']: row['collection'] for row in rows}
+
+
+def comparison(pairs: dict[str, list[tuple[float, float]]], revision: str) -> str:
+    """Each scenario's wall seconds here and at ``revision``, round by round (measured in turn), and the ratio of
+    their medians: below 1 is faster here."""
+    lines = [f'| scenario | this tree, wall s | {revision}, wall s | this / {revision} (medians) |', '|---|---|---|---|']
+    for name, runs in pairs.items():
+        here = [h for h, _ in runs]
+        there = [r for _, r in runs if r]
+        ratio = round(statistics.median(here) / statistics.median(there), 2) if there else ''
+        lines.append(f'| {name} | {" ".join(str(h) for h in here)} | {" ".join(str(r) for r in there) or "failed"} | {ratio} |')
+    return '\n'.join(lines)
 
 
 SCENARIOS = {
@@ -321,6 +361,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument('--jitter-ms', type=int, default=10)
     parser.add_argument('--no-baseline', action='store_true', help='skip the uri baseline (A)')
     parser.add_argument('--no-readme', action='store_true', help='do not rewrite bench/README.md')
+    parser.add_argument('--against', metavar='REVISION',
+                        help='also run the benchmark of the collection at this git revision (B only), in turn with this '
+                             "tree's, and compare their wall times: the way to tell a change from a faster or slower host")
+    parser.add_argument('--rounds', type=int, default=1, help='with --against: how many times each is measured, in turn')
     args = parser.parse_args(argv)
     args.scenarios = args.scenarios or list(SCENARIOS)
     unknown = set(args.scenarios) - set(SCENARIOS)
@@ -329,19 +373,32 @@ def main(argv: list[str]) -> int:
     args.argv = argv
     LATENCY.update(service='*', tenant='*', latency_ms=args.latency_ms, jitter_ms=args.jitter_ms)
     started = time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())
-    rows = []
-    for name in args.scenarios:
-        for scenario in SCENARIOS[name]:
-            row = run_scenario(scenario, args)
-            rows.append(row)
-            print(table([row]).splitlines()[-1] if not row.baseline else '\n'.join(table([row]).splitlines()[2:]), flush=True)
+    rows: list[Row] = []
+    pairs: dict[str, list[tuple[float, float]]] = {}
+    with tempfile.TemporaryDirectory(prefix='bench-reference-') as tmp:
+        tree = reference_tree(args.against, Path(tmp)) if args.against else None
+        for name in args.scenarios:
+            for turn in range(max(1, args.rounds) if tree else 1):
+                reference = measure_reference(tree, name, args) if tree else {}
+                for scenario in SCENARIOS[name]:
+                    row = run_scenario(scenario, args)
+                    if tree:
+                        pairs.setdefault(scenario.name, []).append((row.collection.wall_s, reference.get(scenario.name, {}).get('wall_s', 0)))
+                    if turn:
+                        continue
+                    rows.append(row)
+                    print(table([row]).splitlines()[-1] if not row.baseline else '\n'.join(table([row]).splitlines()[2:]), flush=True)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / 'latest.json').write_text(json.dumps({'started': started, 'latency_ms': args.latency_ms, 'jitter_ms': args.jitter_ms,
-                                                     'rows': [asdict(r) for r in rows]}, indent=2))
+                                                     'rows': [asdict(r) for r in rows], 'against': args.against,
+                                                     'pairs': pairs}, indent=2))
     plot(rows, RESULTS / 'curve.png')
     print(table(rows))
+    compared = comparison(pairs, args.against) if pairs else ''
+    if compared:
+        print(compared)
     if not args.no_readme:
-        update_readme(rows, args, started)
+        update_readme(rows, args, started, compared)
     return 0 if all(r.collection.correct for r in rows) else 1
 
 

@@ -84,6 +84,9 @@ def normalize_address(value: t.Any) -> str | None:
 def invisible_character(text: str) -> str | None:
     """The first invisible character of ``text`` (control, format such as a zero-width space, or a blank other
     than the space) as ``U+XXXX``, or None. Pasted addresses carry them and no address holds one."""
+    if text.isascii() and text.isprintable():
+        # The usual case, at C speed: printable ASCII holds no control character, and its only blank is the space.
+        return None
     for char in text:
         if unicodedata.category(char) in ('Cc', 'Cf', 'Zs', 'Zl', 'Zp') and char != ' ':
             return 'U+%04X' % ord(char)

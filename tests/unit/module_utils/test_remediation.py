@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 
 import pytest
@@ -120,6 +121,17 @@ def test_generate_password_strength():
     assert len(seen) == 200
     with pytest.raises(ValueError):
         users.generate_password(12)
+
+
+def test_generated_passwords_draw_every_character_evenly():
+    # 1,500 passwords of 20: each of the 90 characters about 333 times, at every position alike.
+    passwords = [users.generate_password(20) for dummy in range(1500)]
+    counts = collections.Counter(''.join(passwords))
+    assert set(counts) == set(users.PASSWORD_ALPHABET)
+    expected = 1500 * 20 / len(users.PASSWORD_ALPHABET)
+    assert all(0.7 * expected < n < 1.3 * expected for n in counts.values()), counts.most_common(3) + counts.most_common()[-3:]
+    first = collections.Counter(p[0] for p in passwords)
+    assert len(first) > 80
 
 
 @pytest.mark.parametrize('last, gate, needed', [

@@ -336,13 +336,12 @@ class Transport:
         self.limits: dict[str, AdaptiveLimit] = {}
         # One connection pool for every client, used through requests' own adapter: a request is prepared and sent
         # the way ``requests.Session`` does it (default headers, cookies, the same exceptions and responses), without
-        # what a session adds on each call and this transport does not use (environment, hooks, redirects), which
-        # cost about half a request's CPU.
+        # what a session adds on each call and this transport does not use (environment, hooks, redirects).
         self.adapter = requests.adapters.HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size)
         self.headers = requests.utils.default_headers()
         self.headers["User-Agent"] = user_agent
         self.cookies = requests.cookies.RequestsCookieJar()
-        # The environment is read here, once (see "Certificate verification and proxies" above).
+        # The proxies the environment names, per scheme and host, read at the first request to each.
         self._proxies: dict[str, dict[str, str]] = {}
 
     def close(self) -> None:
@@ -364,8 +363,8 @@ class Transport:
         self.sleep(seconds)
 
     def proxies(self, url: str) -> dict[str, str]:
-        """The proxies the environment names for ``url`` (none when ``NO_PROXY`` covers its host), read once per
-        scheme and host."""
+        """The proxies the environment names for ``url`` (none when ``NO_PROXY`` covers its host), read at the first
+        request to its scheme and host."""
         scheme, _, rest = url.partition("://")
         key = scheme.lower() + "://" + rest.split("/", 1)[0].lower()
         found = self._proxies.get(key)
@@ -375,7 +374,8 @@ class Transport:
 
     def send(self, method: str, url: str, *, headers: dict[str, str] | None = None, params: Any = None, json: Any = None,
              data: Any = None, timeout: float | None = None, **ignored: Any):
-        """One attempt, no retry and no redirect: verify, proxies and timeout are always explicit."""
+        """One attempt, no retry and no redirect: verify, proxies and timeout are always explicit (what else a
+        session's ``request`` would take is ignored)."""
         request = requests.Request(method, url, headers=dict(self.headers, **(headers or {})), params=params, json=json,
                                    data=data, cookies=self.cookies).prepare()
         response = self.adapter.send(request, timeout=self.timeout if timeout is None else timeout, verify=self.trust,

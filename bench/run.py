@@ -174,7 +174,7 @@ def run_playbook(playbook: Path, emulator: EmulatorProcess, inv: Path, forks: in
         memory = PeakMemory(proc.pid)
         memory.start()
         # wait4 counts the CPU of the whole tree that ansible-playbook waited for (its forks and their modules).
-        _, status, usage = os.wait4(proc.pid, 0)
+        dummy, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = rc = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - start
     cpu = usage.ru_utime + usage.ru_stime
@@ -253,7 +253,8 @@ def run_scenario(scenario: Scenario, args: argparse.Namespace) -> Row:
 
 def table(rows: list[Row]) -> str:
     """The results as a Markdown table."""
-    lines = ['| scenario | tenants × users | run | wall s | requests | throttled | CPU s playbook / emulator | controller RSS MB | all processes PSS MB | correct | A/B '
+    lines = ['| scenario | tenants × users | run | wall s | requests | throttled | CPU s playbook / emulator | controller RSS MB '
+             '| all processes PSS MB | correct | A/B '
              '| B/floor (floor s) |',
              '|---|---|---|---|---|---|---|---|---|---|---|---|']
     for row in rows:
@@ -264,7 +265,8 @@ def table(rows: list[Row]) -> str:
             ratio = {'B collection': row.ratios.get('A/B', ''), "B' collection, A's steps only": row.ratios.get("A/B'", '')}.get(label, '')
             floor = f"{row.ratios['B/floor']} ({row.floor_s})" if label == 'B collection' else ''
             lines.append(f'| {row.scenario} | {row.tenants} × {row.users_per_tenant} | {label} | {m.wall_s} | {m.requests} | '
-                         f'{m.throttled} | {m.playbook_cpu_s} / {m.emulator_cpu_s} | {m.controller_rss_mb} | {m.tree_pss_mb} | {"yes" if m.correct else "NO " + m.detail[:80]} | {ratio} | {floor} |')
+                         f'{m.throttled} | {m.playbook_cpu_s} / {m.emulator_cpu_s} | {m.controller_rss_mb} | {m.tree_pss_mb} | '
+                         f'{"yes" if m.correct else "NO " + m.detail[:80]} | {ratio} | {floor} |')
     return '\n'.join(lines)
 
 
@@ -297,11 +299,11 @@ def update_readme(rows: list[Row], args: argparse.Namespace, started: str, compa
     readme = ROOT / 'bench' / 'README.md'
     text = readme.read_text(encoding='utf-8')
     begin, end = '<!-- results:begin -->', '<!-- results:end -->'
+    against = (f'Against {args.against}, measured in turn in the same run (B only; with {args.rounds} rounds, the A/B above is '
+               f'A over the median of B):\n\n{compared}\n\n') if compared else ''
     body = (f'{begin}\nRun of {started} (`{" ".join(["scripts/bench.sh"] + args.argv)}`), latency {args.latency_ms} ± '
             f'{args.jitter_ms} ms on every request, forks = tenants, on this machine ({os.cpu_count()} cores).\n\n'
-            f'{table(rows)}\n\n' + (f'Against {args.against}, measured in turn in the same run (B only; with {args.rounds} rounds, the A/B '
-                                      f'above is A over the median of B):\n\n{compared}\n\n' if compared else '')
-            + f'![curve](results/curve.png)\n{end}')
+            f'{table(rows)}\n\n{against}![curve](results/curve.png)\n{end}')
     if begin in text:
         text = text[:text.index(begin)] + body + text[text.index(end) + len(end):]
     else:
@@ -340,8 +342,8 @@ def comparison(pairs: dict[str, list[tuple[float, float]]], revision: str) -> st
     their medians: below 1 is faster here."""
     lines = [f'| scenario | this tree, wall s | {revision}, wall s | this / {revision} (medians) |', '|---|---|---|---|']
     for name, runs in pairs.items():
-        here = [h for h, _ in runs]
-        there = [r for _, r in runs if r]
+        here = [h for h, dummy in runs]
+        there = [r for dummy, r in runs if r]
         ratio = round(statistics.median(here) / statistics.median(there), 2) if there else ''
         lines.append(f'| {name} | {" ".join(str(h) for h in here)} | {" ".join(str(r) for r in there) or "failed"} | {ratio} |')
     return '\n'.join(lines)
@@ -392,7 +394,7 @@ def main(argv: list[str]) -> int:
                     print(table([row]).splitlines()[-1] if not row.baseline else '\n'.join(table([row]).splitlines()[2:]), flush=True)
     for row in rows:
         # B is a run of seconds and A of minutes: with several rounds, A/B is taken over B's median.
-        walls = [here for here, _ in pairs.get(row.scenario, ())]
+        walls = [here for here, dummy in pairs.get(row.scenario, ())]
         if row.baseline and len(walls) > 1:
             row.ratios['A/B, first round'] = row.ratios['A/B']
             row.ratios['A/B'] = round(row.baseline.wall_s / statistics.median(walls), 1)

@@ -365,7 +365,7 @@ class Transport:
     def proxies(self, url: str) -> dict[str, str]:
         """The proxies the environment names for ``url`` (none when ``NO_PROXY`` covers its host), read at the first
         request to its scheme and host."""
-        scheme, _, rest = url.partition("://")
+        scheme, dummy, rest = url.partition("://")
         key = scheme.lower() + "://" + rest.split("/", 1)[0].lower()
         found = self._proxies.get(key)
         if found is None:

@@ -279,7 +279,7 @@ def test_a_token_is_held_until_ten_minutes_before_it_expires(emulator, credentia
     # The emulator's tokens last 3599 s, as Entra ID's usually do.
     assert 3599 - HELD_MARGIN - 30 < until - time.monotonic() <= 3599 - HELD_MARGIN
     mark = emulator.mark()
-    assert {credential.get_token(GRAPH_RESOURCE) for _ in range(50)} == {token}
+    assert {credential.get_token(GRAPH_RESOURCE) for dummy in range(50)} == {token}
     assert emulator.journal(mark) == []
     # A token that near its end, or without a lifetime, is not held: msal is asked each time.
     for expires_in in (HELD_MARGIN, 30, None, "soon"):

@@ -52,7 +52,7 @@ class _Tunnel(socketserver.StreamRequestHandler):
             self.wfile.flush()
             client = self.connection
             while True:
-                ready, _, _ = select.select([client, upstream], [], [], 10)
+                ready, dummy, dummy = select.select([client, upstream], [], [], 10)
                 if not ready:
                     return
                 for sock in ready:
